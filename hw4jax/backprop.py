@@ -30,6 +30,7 @@ Two layers of API:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Sequence
 from typing import Any, NamedTuple
@@ -285,9 +286,14 @@ def validate_setting(setting: Setting) -> Setting:
     )
 
 
+@functools.lru_cache(maxsize=64)
 def make_optimizer(name: str, learning_rate: float) -> optax.GradientTransformation:
     """The optax optimizer for ``name`` in ``OPTIMIZERS`` ('gd' is plain gradient descent),
-    with ``hw4jax.optimizers``' torch.optim defaults for the others."""
+    with ``hw4jax.optimizers``' torch.optim defaults for the others.
+
+    Cached, so that the same (name, learning rate) is the same object and the jitted step
+    that takes it as a static argument compiles once.
+    """
     if name not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {name!r}: choose one of {', '.join(OPTIMIZERS)}")
     return optimizers.make_optimizer("sgd" if name == "gd" else name, learning_rate)
