@@ -323,10 +323,12 @@ class Step:
 
 @dataclasses.dataclass(frozen=True)
 class Trace:
-    """The hand derivation, iteration by iteration, for one ``Setting``."""
+    """The hand derivation, iteration by iteration, for one ``Setting``; ``final_loss`` is
+    E at the weights after the last step."""
 
     setting: Setting
     steps: tuple[Step, ...]
+    final_loss: float
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict: the setting and, per iteration, the weights before, the forward
@@ -350,7 +352,7 @@ class Trace:
             )
         setting = dataclasses.asdict(self.setting)
         setting["loss_formula"] = "E = " + LOSS_FORMULAS[self.setting.loss]
-        return {"setting": setting, "iterations": steps}
+        return {"setting": setting, "iterations": steps, "final_loss": self.final_loss}
 
 
 def trace(setting: Setting = HOMEWORK) -> Trace:
@@ -404,7 +406,8 @@ def trace(setting: Setting = HOMEWORK) -> Trace:
                 )
             )
             weights = new_weights
-    return Trace(setting=setting, steps=tuple(steps))
+        final_loss = float(loss(weights, inputs, target, convention=setting.loss))
+    return Trace(setting=setting, steps=tuple(steps), final_loss=final_loss)
 
 
 def optimizer_losses(
@@ -511,10 +514,12 @@ def format_trace(tr: Trace) -> str:
         out.append(f"  update ({rule})")
         for n in WEIGHT_NAMES:
             out.append(f"  {n + '+':<14}{'':<28}{step.weights_after[n]:>22.15g}")
-    last = tr.steps[-1]
     out.append("")
-    out.append(f"E before the first step {tr.steps[0].quantities['E']:.10g}, "
-               f"before the last step {last.quantities['E']:.10g}")
+    out.append("E = " + LOSS_FORMULAS[s.loss] + ": "
+               + ", ".join(f"{st.quantities['E']:.9g} before step {st.iteration}"
+                           for st in tr.steps[:3])
+               + (", ..." if len(tr.steps) > 3 else "")
+               + f", {tr.final_loss:.9g} after step {len(tr.steps)}")
     return "\n".join(out)
 
 
