@@ -145,7 +145,7 @@ def _check_image(image: tf.Tensor) -> tf.Tensor:
 
 
 def _as_batch(image: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-    """[..., H, W, C] -> ([B, H, W, C], the leading shape)."""
+    """[..., H, W, C] -> ([B, H, W, C], the leading shape [...])."""
     shape = tf.shape(image)
     return tf.reshape(image, tf.concat([[-1], shape[-3:]], 0)), shape[:-3]
 
@@ -156,74 +156,101 @@ def _param(value, leading: tf.Tensor, dtype) -> tf.Tensor:
 
 
 # ----------------------------------------------------------------------------- warps
+#
+# Every geometric op here is nearest-neighbour: an output pixel is one input pixel or 0.
+# So a warp is held as its *source map*, int32 [B, H*W]: for each output pixel (row-major)
+# the flat index y*W + x of the input pixel it copies, or H*W for "outside" (0). Maps are
+# computed with Pillow's own arithmetic, chained warps compose by indexing one map with
+# the next (exactly what two resamplings in a row do), and the pixels move in one gather.
+# (ImageProjectiveTransformV3 on a zero-padded image with the +0.5 offsets of the spec is
+# also exact, but costs about four times as much as these integer maps and the gather.)
 
 
-def _pillow_affine_nearest(images: tf.Tensor, matrix: tf.Tensor) -> tf.Tensor:
-    """Pillow's ``Image.transform(size, AFFINE, matrix, NEAREST, fillcolor=0)``.
+def _flat_source(row: tf.Tensor, col: tf.Tensor, height, width) -> tf.Tensor:
+    """Source pixel rows and columns (int64, broadcastable to [B, H, W]) -> source map."""
+    inside = (col >= 0) & (col < tf.cast(width, tf.int64)) & (row >= 0) & (row < tf.cast(height, tf.int64))
+    flat = tf.where(inside, row * tf.cast(width, tf.int64) + col, tf.cast(height * width, tf.int64))
+    return tf.reshape(tf.cast(flat, tf.int32), [tf.shape(flat)[0], -1])
+
+
+def _fixed_point_source(matrix: tf.Tensor, height, width) -> tf.Tensor:
+    """Pillow's general NEAREST affine path (``affine_fixed`` in Geometry.c): 16.16 fixed
+    point with FIX(v) = floor(v * 65536 + 0.5), the pixel centre folded into the offsets,
+    source = (A2 + x A0 + y A1) >> 16, (A5 + x A3 + y A4) >> 16.
 
     Args:
-      images: uint8 [B, H, W, C].
-      matrix: float64 [B, 6], Pillow's inverse matrix (a, b, c, d, e, f): the output
-        pixel (x, y) reads the input at (a x + b y + c, d x + e y + f).
+      matrix: float64 [B, 6], Pillow's inverse matrix (a, b, c, d, e, f).
 
     Returns:
-      uint8 [B, H, W, C], 0 where the source falls outside the image.
+      int32 [B, H*W] source map.
     """
     a, b, c, d, e, f = tf.unstack(matrix, num=6, axis=-1)
-    shape = tf.shape(images)
-    height, width = shape[1], shape[2]
 
-    # Pillow's general path: 16.16 fixed point, FIX(v) = floor(v * 65536 + 0.5), the pixel
-    # centre folded into the offsets, source = (A2 + x A0 + y A1) >> 16. On an image padded
-    # by one zero pixel ImageProjectiveTransformV3 reproduces it exactly: every term is a
-    # multiple of 2^-16 that float32 holds, +1 shifts into the padding and -0.5 turns its
-    # round-half-away into the floor (spec, "The two warps").
     def fix(v):
-        return tf.floor(v * 65536.0 + 0.5) / 65536.0
+        return tf.cast(tf.floor(v * 65536.0 + 0.5), tf.int64)[:, None, None]
 
-    zeros = tf.zeros_like(a)
-    transforms = tf.stack(
-        [
-            fix(a),
-            fix(b),
-            fix(c + a * 0.5 + b * 0.5) + 0.5,
-            fix(d),
-            fix(e),
-            fix(f + d * 0.5 + e * 0.5) + 0.5,
-            zeros,
-            zeros,
-        ],
-        axis=-1,
-    )
-    padded = tf.pad(images, [[0, 0], [1, 1], [1, 1], [0, 0]])
-    fixed_point = tf.raw_ops.ImageProjectiveTransformV3(
-        images=padded,
-        transforms=tf.cast(transforms, tf.float32),
-        output_shape=tf.stack([height, width]),
-        fill_value=tf.constant(0.0, tf.float32),
-        interpolation="NEAREST",
-        fill_mode="CONSTANT",
-    )
+    a0, a1, a3, a4 = fix(a), fix(b), fix(d), fix(e)
+    a2, a5 = fix(c + a * 0.5 + b * 0.5), fix(f + d * 0.5 + e * 0.5)
+    x = tf.range(width, dtype=tf.int64)[None, None, :]
+    y = tf.range(height, dtype=tf.int64)[None, :, None]
+    col = tf.bitwise.right_shift(a2 + x * a0 + y * a1, 16)  # arithmetic shift = floor
+    row = tf.bitwise.right_shift(a5 + x * a3 + y * a4, 16)
+    return _flat_source(row, col, height, width)
 
-    # Pillow's scale path (b == d == 0: no rotation, no shear): per axis the source
-    # coordinate starts at c + a/2 and grows by a, accumulated in float64 one step at a
-    # time; a pixel is read where floor(coordinate) is inside, else it stays 0.
-    # cumsum adds sequentially along the axis, which is that accumulation.
-    def source_index(start, step, size):
+
+def _scale_source(matrix: tf.Tensor, height, width) -> tf.Tensor:
+    """Pillow's NEAREST path for matrices with b = d = 0 (``ImagingScaleAffine``): per
+    axis the source coordinate starts at c + a/2 and grows by a, accumulated in float64
+    one pixel at a time; COORD(v) = -1 if v < 0 else (int)v.
+
+    Args:
+      matrix: float64 [B, 6].
+
+    Returns:
+      int32 [B, H*W] source map.
+    """
+    a, _, c, _, e, f = tf.unstack(matrix, num=6, axis=-1)
+
+    def coordinates(start, step, size):
+        # cumsum adds sequentially along the axis: Pillow's running `xo += a[0]`.
         steps = tf.concat([start[:, None], tf.tile(step[:, None], [1, size - 1])], axis=1)
         coord = tf.cumsum(steps, axis=1)
-        index = tf.cast(tf.floor(coord), tf.int32)
-        inside = (coord >= 0.0) & (index < size)
-        return tf.where(inside, index, size)  # `size` = the zero row/column appended below
+        return tf.where(coord < 0.0, tf.constant(-1, tf.int64), tf.cast(coord, tf.int64))
 
-    cols = source_index(c + a * 0.5, a, width)
-    rows = source_index(f + e * 0.5, e, height)
-    padded_end = tf.pad(images, [[0, 0], [0, 1], [0, 1], [0, 0]])
-    scaled = tf.gather(padded_end, rows, axis=1, batch_dims=1)
-    scaled = tf.gather(scaled, cols, axis=2, batch_dims=1)
+    col = coordinates(c + a * 0.5, a, width)[:, None, :]
+    row = coordinates(f + e * 0.5, e, height)[:, :, None]
+    return _flat_source(row, col, height, width)
 
-    is_scale = (b == 0.0) & (d == 0.0)
-    return tf.where(is_scale[:, None, None, None], scaled, fixed_point)
+
+def _affine_source(matrix: tf.Tensor, height, width) -> tf.Tensor:
+    """Pillow's ``Image.transform(size, AFFINE, matrix, NEAREST)`` as a source map: the
+    scale path where b == d == 0 (as Pillow decides per image), else fixed point."""
+    _, b, _, d, _, _ = tf.unstack(matrix, num=6, axis=-1)
+    is_scale = tf.broadcast_to(((b == 0.0) & (d == 0.0))[:, None], [tf.shape(matrix)[0], height * width])
+    return tf.where(is_scale, _scale_source(matrix, height, width), _fixed_point_source(matrix, height, width))
+
+
+def _flip_source(flip: tf.Tensor, height, width) -> tf.Tensor:
+    """Source map of a left-right mirror where flip [B] is true (identity elsewhere)."""
+    x = tf.range(width, dtype=tf.int64)[None, None, :]
+    y = tf.range(height, dtype=tf.int64)[None, :, None]
+    flipped = tf.cast(flip, tf.int64)[:, None, None]
+    last = tf.cast(width, tf.int64) - 1
+    return _flat_source(y + 0 * flipped, x + flipped * (last - 2 * x), height, width)
+
+
+def _then(first: tf.Tensor, second: tf.Tensor) -> tf.Tensor:
+    """The source map of warp `first` followed by warp `second` (both int32 [B, H*W])."""
+    outside = tf.fill([tf.shape(first)[0], 1], tf.shape(first)[1])
+    return tf.gather(tf.concat([first, outside], axis=1), second, batch_dims=1)
+
+
+def _warp(images: tf.Tensor, source: tf.Tensor) -> tf.Tensor:
+    """Moves the pixels: uint8 [B, H, W, C] and a source map -> uint8 [B, H, W, C]."""
+    shape = tf.shape(images)
+    flat = tf.reshape(images, [shape[0], shape[1] * shape[2], shape[3]])
+    flat = tf.concat([flat, tf.zeros([shape[0], 1, shape[3]], images.dtype)], axis=1)
+    return tf.reshape(tf.gather(flat, source, batch_dims=1), shape)
 
 
 def _round15(x: tf.Tensor) -> tf.Tensor:
@@ -235,8 +262,11 @@ def _round15(x: tf.Tensor) -> tf.Tensor:
     return tf.round(x * 1e15) / 1e15
 
 
-def rotation_matrix(angle_degrees: tf.Tensor, height, width) -> tf.Tensor:
+def rotation_matrix(angle_degrees, height, width) -> tf.Tensor:
     """Pillow's inverse matrix for ``Image.rotate(angle)`` (centre (W/2, H/2), no expand).
+
+    Pillow's fast paths (a copy at 0, transposes at 90/180/270 degrees) give the same
+    pixels as this matrix does, so they need no special case.
 
     Args:
       angle_degrees: float [...], counter-clockwise.
@@ -246,7 +276,7 @@ def rotation_matrix(angle_degrees: tf.Tensor, height, width) -> tf.Tensor:
       float64 [..., 6], (a, b, c, d, e, f) as Pillow computes them, additions in its order.
     """
     angle = tf.math.floormod(tf.cast(angle_degrees, tf.float64), 360.0)
-    t = -(angle * (math.pi / 180.0))  # -math.radians(angle)
+    t = -(angle * (math.pi / 180.0))  # -math.radians(angle % 360)
     cos, sin, minus_sin = _round15(tf.cos(t)), _round15(tf.sin(t)), _round15(-tf.sin(t))
     cx = tf.cast(width, tf.float64) / 2.0
     cy = tf.cast(height, tf.float64) / 2.0
@@ -255,7 +285,7 @@ def rotation_matrix(angle_degrees: tf.Tensor, height, width) -> tf.Tensor:
     return tf.stack([cos, sin, c, minus_sin, cos, f], axis=-1)
 
 
-def affine_matrix(scale: tf.Tensor, shear_degrees: tf.Tensor, height, width) -> tf.Tensor:
+def affine_matrix(scale, shear_degrees, height, width) -> tf.Tensor:
     """torchvision's inverse matrix for ``F.affine(angle=0, translate=(0, 0), scale,
     shear=(shear, 0))`` on a PIL image (``_get_inverse_affine_matrix``, centre (W/2, H/2)).
 
@@ -273,10 +303,15 @@ def affine_matrix(scale: tf.Tensor, shear_degrees: tf.Tensor, height, width) -> 
     cy = tf.cast(height, tf.float64) / 2.0
     a = 1.0 / scale
     b = tan / scale
-    d = tf.zeros_like(scale) * -1.0  # -0.0 / scale: torchvision's -c with c = 0
+    d = -tf.zeros_like(scale)  # -0.0 / scale; Pillow tests d == 0, so the sign is moot
     c = (a * -cx + b * -cy) + cx
     f = (d * -cx + a * -cy) + cy
     return tf.stack([a, b, c, d, a, f], axis=-1)
+
+
+def _sizes(images: tf.Tensor):
+    shape = tf.shape(images)
+    return shape[1], shape[2]
 
 
 def horizontal_flip(image: tf.Tensor, flip=True) -> tf.Tensor:
@@ -289,25 +324,26 @@ def horizontal_flip(image: tf.Tensor, flip=True) -> tf.Tensor:
     Returns:
       uint8 [..., H, W, 3].
     """
-    image = _check_image(image)
-    flip = tf.convert_to_tensor(flip, tf.bool)
-    return tf.where(flip[..., None, None, None], tf.reverse(image, axis=[-2]), image)
+    images, leading = _as_batch(_check_image(image))
+    source = _flip_source(_param(flip, leading, tf.bool), *_sizes(images))
+    return tf.reshape(_warp(images, source), tf.shape(image))
 
 
 def rotate(image: tf.Tensor, angle_degrees) -> tf.Tensor:
-    """``F.rotate(img, angle, NEAREST, expand=False, center=None, fill=0)`` on a PIL image.
+    """``F.rotate(img, angle, NEAREST, expand=False, center=None, fill=0)`` on a PIL image:
+    what ``RandomRotation`` applies.
 
     Args:
       image: uint8 [..., H, W, 3].
-      angle_degrees: float [...], counter-clockwise (RandomRotation's angle).
+      angle_degrees: float [...], counter-clockwise.
 
     Returns:
-      uint8 [..., H, W, 3]; corners that come from outside the image are 0.
+      uint8 [..., H, W, 3]; pixels that come from outside the image are 0.
     """
     images, leading = _as_batch(_check_image(image))
-    shape = tf.shape(images)
-    matrix = rotation_matrix(_param(angle_degrees, leading, tf.float32), shape[1], shape[2])
-    return tf.reshape(_pillow_affine_nearest(images, matrix), tf.shape(image))
+    height, width = _sizes(images)
+    matrix = rotation_matrix(_param(angle_degrees, leading, tf.float32), height, width)
+    return tf.reshape(_warp(images, _affine_source(matrix, height, width)), tf.shape(image))
 
 
 def affine(image: tf.Tensor, scale, shear_degrees) -> tf.Tensor:
@@ -323,17 +359,74 @@ def affine(image: tf.Tensor, scale, shear_degrees) -> tf.Tensor:
       uint8 [..., H, W, 3].
     """
     images, leading = _as_batch(_check_image(image))
-    shape = tf.shape(images)
+    height, width = _sizes(images)
     matrix = affine_matrix(
-        _param(scale, leading, tf.float32),
-        _param(shear_degrees, leading, tf.float32),
-        shape[1],
-        shape[2],
+        _param(scale, leading, tf.float32), _param(shear_degrees, leading, tf.float32), height, width
     )
-    return tf.reshape(_pillow_affine_nearest(images, matrix), tf.shape(image))
+    return tf.reshape(_warp(images, _affine_source(matrix, height, width)), tf.shape(image))
 
 
 # ----------------------------------------------------------------------------- colour
+#
+# The colour ops run on float32 holding integers 0..255. Pillow's blend is float32 too:
+# (float)D + alpha * (float)(img - D), clipped, truncated; the grayscale and the sums
+# below have integer partial sums under 2^24, so float32 holds them exactly.
+
+_GRAY_WEIGHTS = (19595.0, 38470.0, 7471.0)
+
+
+def _gray(x: tf.Tensor) -> tf.Tensor:
+    """Pillow's RGB -> 'L', (19595 R + 38470 G + 7471 B + 32768) >> 16: float32
+    [B, H, W, 3] (integer values) -> float32 [B, H, W]."""
+    r, g, b = tf.unstack(x, num=3, axis=-1)
+    weighted = r * _GRAY_WEIGHTS[0] + g * _GRAY_WEIGHTS[1] + b * _GRAY_WEIGHTS[2] + 32768.0
+    return tf.floor(weighted * (1.0 / 65536.0))
+
+
+def _mean_gray(gray: tf.Tensor) -> tf.Tensor:
+    """``int(ImageStat.Stat(L).mean[0] + 0.5)``: float32 [B, H, W] -> float32 [B]."""
+    total = tf.cast(tf.reduce_sum(gray, axis=[1, 2]), tf.float64)  # exact: < 2^24
+    count = tf.cast(tf.shape(gray)[1] * tf.shape(gray)[2], tf.float64)
+    return tf.cast(tf.floor(total / count + 0.5), tf.float32)
+
+
+def _blend(degenerate: tf.Tensor, x: tf.Tensor, factor: tf.Tensor) -> tf.Tensor:
+    """Pillow's ``Image.blend(degenerate, image, factor)`` on float32 [B, H, W, 3].
+
+    Args:
+      degenerate: float32 broadcastable to x (integer values).
+      x: float32 [B, H, W, 3] (integer values).
+      factor: float32 [B].
+
+    Returns:
+      float32 [B, H, W, 3], integer values 0..255.
+    """
+    out = degenerate + factor[:, None, None, None] * (x - degenerate)
+    return tf.floor(tf.clip_by_value(out, 0.0, 255.0))
+
+
+def _colour_op(op: int, image: tf.Tensor, factor) -> tf.Tensor:
+    images, leading = _as_batch(_check_image(image))
+    order = tf.fill(tf.concat([tf.shape(images)[:1], [3]], 0), op)
+    factors = [tf.ones_like(_param(1.0, leading, tf.float32))] * 3
+    factors[op] = _param(factor, leading, tf.float32)
+    # One step of the jitter with `op` first: the other two steps have factor 1 (a no-op).
+    return tf.reshape(_jitter(images, order[:, :1], *factors), tf.shape(image))
+
+
+def _jitter(images: tf.Tensor, order: tf.Tensor, brightness, contrast, saturation) -> tf.Tensor:
+    """uint8 [B, H, W, 3], int32 [B, steps] op ids, float32 [B] factors -> uint8."""
+    x = tf.cast(images, tf.float32)
+    for step in range(order.shape[1]):
+        # Each image applies one of the three ops now; they differ only in the degenerate
+        # image and the factor, so pick those per image with exact 0/1 weights (no branch).
+        op = order[:, step]
+        is_b, is_c, is_s = (tf.cast(op == k, tf.float32) for k in (BRIGHTNESS, CONTRAST, SATURATION))
+        gray = _gray(x)
+        degenerate = (is_c * _mean_gray(gray))[:, None, None] + is_s[:, None, None] * gray
+        factor = is_b * brightness + is_c * contrast + is_s * saturation
+        x = _blend(degenerate[..., None], x, factor)
+    return tf.cast(x, tf.uint8)
 
 
 def grayscale(image: tf.Tensor) -> tf.Tensor:
@@ -343,33 +436,9 @@ def grayscale(image: tf.Tensor) -> tf.Tensor:
       image: uint8 [..., H, W, 3].
 
     Returns:
-      int32 [..., H, W] in 0..255.
+      uint8 [..., H, W].
     """
-    x = tf.cast(image, tf.int32)
-    weighted = 19595 * x[..., 0] + 38470 * x[..., 1] + 7471 * x[..., 2] + 32768
-    return tf.bitwise.right_shift(weighted, 16)
-
-
-def _blend(degenerate: tf.Tensor, image: tf.Tensor, factor: tf.Tensor) -> tf.Tensor:
-    """Pillow's ``Image.blend(degenerate, image, factor)``: float32 D + factor * (img - D),
-    clipped to [0, 255] and truncated to uint8.
-
-    Args:
-      degenerate: int32, broadcastable to image.
-      image: uint8 [..., H, W, 3].
-      factor: float32 [...].
-    """
-    x = tf.cast(image, tf.int32)
-    diff = tf.cast(x - degenerate, tf.float32)
-    out = tf.cast(degenerate, tf.float32) + factor[..., None, None, None] * diff
-    return tf.cast(tf.clip_by_value(out, 0.0, 255.0), tf.uint8)
-
-
-def _contrast_mean(gray: tf.Tensor) -> tf.Tensor:
-    """``int(ImageStat.Stat(L).mean[0] + 0.5)``: int32 [...] from int32 [..., H, W]."""
-    total = tf.reduce_sum(tf.cast(gray, tf.int64), axis=[-2, -1])
-    count = tf.cast(tf.shape(gray)[-2] * tf.shape(gray)[-1], tf.float64)
-    return tf.cast(tf.floor(tf.cast(total, tf.float64) / count + 0.5), tf.int32)
+    return tf.cast(_gray(tf.cast(_check_image(image), tf.float32)), tf.uint8)
 
 
 def adjust_brightness(image: tf.Tensor, factor) -> tf.Tensor:
@@ -382,13 +451,12 @@ def adjust_brightness(image: tf.Tensor, factor) -> tf.Tensor:
     Returns:
       uint8 [..., H, W, 3].
     """
-    image = _check_image(image)
-    return _blend(tf.zeros([], tf.int32), image, tf.convert_to_tensor(factor, tf.float32))
+    return _colour_op(BRIGHTNESS, image, factor)
 
 
 def adjust_contrast(image: tf.Tensor, factor) -> tf.Tensor:
     """``F.adjust_contrast`` on a PIL image: blend with the image's mean gray level
-    (Pillow's integer grayscale, its mean rounded half up).
+    (Pillow's integer grayscale, mean rounded half up: ``int(mean + 0.5)``).
 
     Args:
       image: uint8 [..., H, W, 3].
@@ -397,9 +465,7 @@ def adjust_contrast(image: tf.Tensor, factor) -> tf.Tensor:
     Returns:
       uint8 [..., H, W, 3].
     """
-    image = _check_image(image)
-    mean = _contrast_mean(grayscale(image))
-    return _blend(mean[..., None, None, None], image, tf.convert_to_tensor(factor, tf.float32))
+    return _colour_op(CONTRAST, image, factor)
 
 
 def adjust_saturation(image: tf.Tensor, factor) -> tf.Tensor:
@@ -412,9 +478,7 @@ def adjust_saturation(image: tf.Tensor, factor) -> tf.Tensor:
     Returns:
       uint8 [..., H, W, 3].
     """
-    image = _check_image(image)
-    gray = grayscale(image)[..., None]
-    return _blend(gray, image, tf.convert_to_tensor(factor, tf.float32))
+    return _colour_op(SATURATION, image, factor)
 
 
 def color_jitter(image: tf.Tensor, order, brightness, contrast, saturation) -> tf.Tensor:
@@ -423,30 +487,16 @@ def color_jitter(image: tf.Tensor, order, brightness, contrast, saturation) -> t
     Args:
       image: uint8 [..., H, W, 3].
       order: int32 [..., 3], a permutation of (BRIGHTNESS, CONTRAST, SATURATION) = (0, 1, 2),
-        e.g. ``JITTER_ORDERS[i]``; see ``jitter_order_index`` for torchvision's fn_idx.
+        e.g. ``JITTER_ORDERS[i]``; ``jitter_order_index`` maps torchvision's fn_idx.
       brightness, contrast, saturation: float32 [...] factors; 1 = that op is off.
 
     Returns:
       uint8 [..., H, W, 3].
     """
-    image = _check_image(image)
-    order = tf.convert_to_tensor(order, tf.int32)
-    factors = [tf.broadcast_to(tf.convert_to_tensor(v, tf.float32), tf.shape(order)[:-1])
-               for v in (brightness, contrast, saturation)]
-    # One blend per step: pick each image's degenerate image and factor for the op it
-    # applies now (the three ops differ only in those), so a batch needs no branches.
-    for step in range(3):
-        op = order[..., step]
-        gray = grayscale(image)
-        mean = _contrast_mean(gray)
-        degenerate = tf.where(
-            (op == BRIGHTNESS)[..., None, None],
-            tf.zeros_like(gray),
-            tf.where((op == CONTRAST)[..., None, None], mean[..., None, None] + tf.zeros_like(gray), gray),
-        )
-        factor = tf.where(op == BRIGHTNESS, factors[0], tf.where(op == CONTRAST, factors[1], factors[2]))
-        image = _blend(degenerate[..., None], image, factor)
-    return image
+    images, leading = _as_batch(_check_image(image))
+    order = tf.reshape(tf.cast(order, tf.int32), [-1, 3])
+    factors = [_param(v, leading, tf.float32) for v in (brightness, contrast, saturation)]
+    return tf.reshape(_jitter(images, order, *factors), tf.shape(image))
 
 
 def to_float_normalized(image: tf.Tensor) -> tf.Tensor:
@@ -532,17 +582,27 @@ def sample_params_batch(seeds: tf.Tensor, config: AugmentConfig = AugmentConfig(
 def apply_params(image: tf.Tensor, params: AugmentParams) -> tf.Tensor:
     """The whole PIL chain with fixed parameters: flip, rotate, affine, colour jitter.
 
+    The three warps are composed into one source map and applied in one gather; the
+    result equals applying ``horizontal_flip``, ``rotate``, ``affine`` and
+    ``color_jitter`` one after the other.
+
     Args:
       image: uint8 [..., H, W, 3].
       params: AugmentParams with the image's leading shape.
 
     Returns:
-      uint8 [..., H, W, 3] (apply ``to_float_normalized`` for ToTensor + Normalize).
+      uint8 [..., H, W, 3] (then ``to_float_normalized`` for ToTensor + Normalize).
     """
-    image = horizontal_flip(image, params.flip)
-    image = rotate(image, params.angle)
-    image = affine(image, params.scale, params.shear)
-    return color_jitter(image, params.order, params.brightness, params.contrast, params.saturation)
+    images, leading = _as_batch(_check_image(image))
+    height, width = _sizes(images)
+    p = {k: _param(v, leading, tf.bool if k == "flip" else tf.float32)
+         for k, v in params._asdict().items() if k != "order"}
+    source = _flip_source(p["flip"], height, width)
+    source = _then(source, _affine_source(rotation_matrix(p["angle"], height, width), height, width))
+    source = _then(source, _affine_source(affine_matrix(p["scale"], p["shear"], height, width), height, width))
+    order = tf.reshape(tf.cast(params.order, tf.int32), [-1, 3])
+    out = _jitter(_warp(images, source), order, p["brightness"], p["contrast"], p["saturation"])
+    return tf.reshape(out, tf.shape(image))
 
 
 def random_augment(
