@@ -226,8 +226,20 @@ def _affine_source(matrix: tf.Tensor, height, width) -> tf.Tensor:
     """Pillow's ``Image.transform(size, AFFINE, matrix, NEAREST)`` as a source map: the
     scale path where b == d == 0 (as Pillow decides per image), else fixed point."""
     _, b, _, d, _, _ = tf.unstack(matrix, num=6, axis=-1)
-    is_scale = tf.broadcast_to(((b == 0.0) & (d == 0.0))[:, None], [tf.shape(matrix)[0], height * width])
-    return tf.where(is_scale, _scale_source(matrix, height, width), _fixed_point_source(matrix, height, width))
+    is_scale = (b == 0.0) & (d == 0.0)
+
+    def mixed():
+        where = tf.broadcast_to(is_scale[:, None], [tf.shape(matrix)[0], height * width])
+        return tf.where(where, _scale_source(matrix, height, width), _fixed_point_source(matrix, height, width))
+
+    # Usually a batch needs only one path (random shears are never exactly 0): skip the other.
+    return tf.cond(
+        tf.reduce_all(is_scale),
+        lambda: _scale_source(matrix, height, width),
+        lambda: tf.cond(
+            tf.reduce_any(is_scale), mixed, lambda: _fixed_point_source(matrix, height, width)
+        ),
+    )
 
 
 def _flip_source(flip: tf.Tensor, height, width) -> tf.Tensor:
@@ -377,8 +389,8 @@ _GRAY_WEIGHTS = (19595.0, 38470.0, 7471.0)
 
 def _gray(x: tf.Tensor) -> tf.Tensor:
     """Pillow's RGB -> 'L', (19595 R + 38470 G + 7471 B + 32768) >> 16: float32
-    [B, H, W, 3] (integer values) -> float32 [B, H, W]."""
-    r, g, b = tf.unstack(x, num=3, axis=-1)
+    [B, 3, H, W] (integer values) -> float32 [B, H, W]."""
+    r, g, b = tf.unstack(x, num=3, axis=1)
     weighted = r * _GRAY_WEIGHTS[0] + g * _GRAY_WEIGHTS[1] + b * _GRAY_WEIGHTS[2] + 32768.0
     return tf.floor(weighted * (1.0 / 65536.0))
 
@@ -391,15 +403,15 @@ def _mean_gray(gray: tf.Tensor) -> tf.Tensor:
 
 
 def _blend(degenerate: tf.Tensor, x: tf.Tensor, factor: tf.Tensor) -> tf.Tensor:
-    """Pillow's ``Image.blend(degenerate, image, factor)`` on float32 [B, H, W, 3].
+    """Pillow's ``Image.blend(degenerate, image, factor)`` on float32 [B, 3, H, W].
 
     Args:
-      degenerate: float32 broadcastable to x (integer values).
-      x: float32 [B, H, W, 3] (integer values).
+      degenerate: float32 [B, 1, H, W] (integer values).
+      x: float32 [B, 3, H, W] (integer values).
       factor: float32 [B].
 
     Returns:
-      float32 [B, H, W, 3], integer values 0..255.
+      float32 [B, 3, H, W], integer values 0..255.
     """
     out = degenerate + factor[:, None, None, None] * (x - degenerate)
     return tf.floor(tf.clip_by_value(out, 0.0, 255.0))
@@ -407,16 +419,19 @@ def _blend(degenerate: tf.Tensor, x: tf.Tensor, factor: tf.Tensor) -> tf.Tensor:
 
 def _colour_op(op: int, image: tf.Tensor, factor) -> tf.Tensor:
     images, leading = _as_batch(_check_image(image))
-    order = tf.fill(tf.concat([tf.shape(images)[:1], [3]], 0), op)
+    order = tf.fill(tf.concat([tf.shape(images)[:1], [1]], 0), op)
     factors = [tf.ones_like(_param(1.0, leading, tf.float32))] * 3
     factors[op] = _param(factor, leading, tf.float32)
-    # One step of the jitter with `op` first: the other two steps have factor 1 (a no-op).
-    return tf.reshape(_jitter(images, order[:, :1], *factors), tf.shape(image))
+    return tf.reshape(_jitter(images, order, *factors), tf.shape(image))
 
 
 def _jitter(images: tf.Tensor, order: tf.Tensor, brightness, contrast, saturation) -> tf.Tensor:
-    """uint8 [B, H, W, 3], int32 [B, steps] op ids, float32 [B] factors -> uint8."""
-    x = tf.cast(images, tf.float32)
+    """uint8 [B, H, W, 3], int32 [B, steps] op ids, float32 [B] factors -> uint8.
+
+    Works channel-first: the blends then broadcast the gray image over whole planes,
+    which is about a third cheaper than broadcasting it over the innermost axis.
+    """
+    x = tf.cast(tf.transpose(images, [0, 3, 1, 2]), tf.float32)
     for step in range(order.shape[1]):
         # Each image applies one of the three ops now; they differ only in the degenerate
         # image and the factor, so pick those per image with exact 0/1 weights (no branch).
@@ -425,8 +440,8 @@ def _jitter(images: tf.Tensor, order: tf.Tensor, brightness, contrast, saturatio
         gray = _gray(x)
         degenerate = (is_c * _mean_gray(gray))[:, None, None] + is_s[:, None, None] * gray
         factor = is_b * brightness + is_c * contrast + is_s * saturation
-        x = _blend(degenerate[..., None], x, factor)
-    return tf.cast(x, tf.uint8)
+        x = _blend(degenerate[:, None], x, factor)
+    return tf.transpose(tf.cast(x, tf.uint8), [0, 2, 3, 1])
 
 
 def grayscale(image: tf.Tensor) -> tf.Tensor:
@@ -438,7 +453,9 @@ def grayscale(image: tf.Tensor) -> tf.Tensor:
     Returns:
       uint8 [..., H, W].
     """
-    return tf.cast(_gray(tf.cast(_check_image(image), tf.float32)), tf.uint8)
+    images, _ = _as_batch(_check_image(image))
+    gray = _gray(tf.cast(tf.transpose(images, [0, 3, 1, 2]), tf.float32))
+    return tf.reshape(tf.cast(gray, tf.uint8), tf.shape(image)[:-1])
 
 
 def adjust_brightness(image: tf.Tensor, factor) -> tf.Tensor:
@@ -516,13 +533,52 @@ def to_float_normalized(image: tf.Tensor) -> tf.Tensor:
 # ----------------------------------------------------------------------------- random
 
 
+# One uniform per parameter, in these slots of one stateless draw: each parameter depends
+# on its own slot only, so switching an op off never changes the others' values.
+_SLOTS = ("flip", "angle", "scale", "shear", "order", "brightness", "contrast", "saturation")
+
+
+def _uniforms(seed: tf.Tensor) -> tf.Tensor:
+    """int32/int64 [2] seed -> float32 [len(_SLOTS)] uniforms in [0, 1)."""
+    return tf.random.stateless_uniform([len(_SLOTS)], seed=seed, dtype=tf.float32)
+
+
+def _params_from_uniforms(u: tf.Tensor, config: AugmentConfig) -> AugmentParams:
+    """float32 [..., len(_SLOTS)] uniforms -> AugmentParams [...] (elementwise, so a batch
+    gets exactly the values each image would get alone)."""
+    u = dict(zip(_SLOTS, tf.unstack(u, num=len(_SLOTS), axis=-1)))
+    one = tf.ones_like(u["flip"])
+
+    def uniform(name, lo, hi):  # torch's uniform_(lo, hi): lo + (hi - lo) * u in float32
+        return tf.constant(lo, tf.float32) + tf.constant(hi - lo, tf.float32) * u[name]
+
+    def factor(name, amount):  # ColorJitter: U(max(0, 1 - v), 1 + v); v = 0 leaves it out
+        return uniform(name, max(0.0, 1.0 - amount), 1.0 + amount) if amount > 0 else one
+
+    r, s = float(config.rotation_degrees), float(config.shear_degrees)
+    # u takes the 2^23 values k / 2^23, so floor(6 u) picks each order 1398101 or 1398102
+    # times out of 2^23: uniform to 1e-6.
+    order_index = tf.minimum(tf.cast(tf.floor(u["order"] * 6.0), tf.int32), 5)
+    return AugmentParams(
+        flip=u["flip"] < 0.5 if config.flip else tf.zeros_like(u["flip"], tf.bool),
+        angle=uniform("angle", -r, r) if r > 0 else 0.0 * one,
+        scale=uniform("scale", *config.scale) if config.scale is not None else one,
+        shear=uniform("shear", -s, s) if s > 0 else 0.0 * one,
+        order=tf.gather(tf.constant(JITTER_ORDERS, tf.int32), order_index),
+        brightness=factor("brightness", config.brightness),
+        contrast=factor("contrast", config.contrast),
+        saturation=factor("saturation", config.saturation),
+    )
+
+
 def sample_params(seed: tf.Tensor, config: AugmentConfig = AugmentConfig()) -> AugmentParams:
     """Draws one image's parameters with torchvision's distributions.
 
     flip: u < 0.5; angle ~ U(-r, r); scale ~ U(lo, hi); shear ~ U(-s, s); the colour order
     uniform over the 6 ``JITTER_ORDERS``; each factor ~ U(max(0, 1 - v), 1 + v). An op that
-    is off keeps its identity value. Each parameter owns a fixed slot of the draw, so
-    switching one op off never changes the others.
+    is off keeps its identity value (no flip, angle 0, scale 1, shear 0, factor 1), which
+    the ops apply as exact no-ops, as torchvision leaves the op out. Each parameter has
+    its own slot of one stateless draw, so switching one op off never changes the others.
 
     Args:
       seed: int32/int64 [2], a stateless seed (one per image, e.g. from (seed, epoch, index)).
@@ -531,33 +587,11 @@ def sample_params(seed: tf.Tensor, config: AugmentConfig = AugmentConfig()) -> A
     Returns:
       AugmentParams of scalars (order int32 [3]).
     """
-    seed = tf.convert_to_tensor(seed)
-    keys = tf.random.experimental.stateless_split(seed, num=2)
-    u = tf.random.stateless_uniform([7], seed=keys[0], dtype=tf.float32)
-    order_index = tf.random.stateless_uniform([], seed=keys[1], minval=0, maxval=6, dtype=tf.int32)
-
-    def uniform(slot, lo, hi):
-        return tf.constant(lo, tf.float32) + tf.constant(hi - lo, tf.float32) * u[slot]
-
-    def factor(slot, amount):
-        return uniform(slot, max(0.0, 1.0 - amount), 1.0 + amount) if amount > 0 else one
-
-    one, zero = tf.constant(1.0, tf.float32), tf.constant(0.0, tf.float32)
-    r, s = float(config.rotation_degrees), float(config.shear_degrees)
-    return AugmentParams(
-        flip=u[0] < 0.5 if config.flip else tf.constant(False),
-        angle=uniform(1, -r, r) if r > 0 else zero,
-        scale=uniform(2, *config.scale) if config.scale is not None else one,
-        shear=uniform(3, -s, s) if s > 0 else zero,
-        order=tf.gather(tf.constant(JITTER_ORDERS, tf.int32), order_index),
-        brightness=factor(4, config.brightness),
-        contrast=factor(5, config.contrast),
-        saturation=factor(6, config.saturation),
-    )
+    return _params_from_uniforms(_uniforms(tf.convert_to_tensor(seed)), config)
 
 
 def sample_params_batch(seeds: tf.Tensor, config: AugmentConfig = AugmentConfig()) -> AugmentParams:
-    """``sample_params`` for each of a batch of seeds.
+    """``sample_params`` for each of a batch of seeds: params[i] = sample_params(seeds[i]).
 
     Args:
       seeds: int32/int64 [B, 2].
@@ -565,18 +599,13 @@ def sample_params_batch(seeds: tf.Tensor, config: AugmentConfig = AugmentConfig(
     Returns:
       AugmentParams with a leading [B] (order int32 [B, 3]).
     """
-    seeds = tf.convert_to_tensor(seeds)
-    spec = AugmentParams(
-        flip=tf.TensorSpec([], tf.bool),
-        angle=tf.TensorSpec([], tf.float32),
-        scale=tf.TensorSpec([], tf.float32),
-        shear=tf.TensorSpec([], tf.float32),
-        order=tf.TensorSpec([3], tf.int32),
-        brightness=tf.TensorSpec([], tf.float32),
-        contrast=tf.TensorSpec([], tf.float32),
-        saturation=tf.TensorSpec([], tf.float32),
+    # Stateless ops take one seed per call, hence the loop; only the draw is in it.
+    u = tf.map_fn(
+        _uniforms,
+        tf.convert_to_tensor(seeds),
+        fn_output_signature=tf.TensorSpec([len(_SLOTS)], tf.float32),
     )
-    return tf.map_fn(lambda s: sample_params(s, config), seeds, fn_output_signature=spec)
+    return _params_from_uniforms(u, config)
 
 
 def apply_params(image: tf.Tensor, params: AugmentParams) -> tf.Tensor:
