@@ -38,7 +38,12 @@ class Config:
         device-to-host copy) to stop on a NaN/inf loss and to update the progress display.
       resume: continue from the latest checkpoint in the workdir.
       eval_only: only evaluate the latest checkpoint in the workdir.
-      distributed: call ``jax.distributed.initialize()`` first (multi-host launch).
+      distributed: call ``jax.distributed.initialize()`` first (multi-host launch). With
+        the three fields below None, JAX detects the cluster (SLURM, Open MPI, Kubernetes,
+        Cloud TPU; ``$JAX_COORDINATOR_ADDRESS`` is read too).
+      coordinator_address: 'host:port' of process 0, for a launch JAX cannot detect.
+      num_processes: how many processes (hosts) take part.
+      process_id: this process's index in [0, num_processes).
       progress: show a progress display during each epoch.
     """
 
@@ -60,6 +65,9 @@ class Config:
     resume: bool = False
     eval_only: bool = False
     distributed: bool = False
+    coordinator_address: str | None = None
+    num_processes: int | None = None
+    process_id: int | None = None
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -96,6 +104,19 @@ class Config:
             raise ValueError(
                 f"train_examples ({self.train_examples}) is smaller than one batch "
                 f"({self.batch_size}): raise --train-examples or lower --batch-size"
+            )
+        positive("num_processes", optional=True)
+        if self.process_id is not None and not (
+                self.num_processes is not None and 0 <= self.process_id < self.num_processes):
+            raise ValueError(
+                f"process_id {self.process_id!r} needs --num-processes and must lie in "
+                "[0, num_processes)"
+            )
+        if not self.distributed and (self.coordinator_address or self.num_processes
+                                     or self.process_id is not None):
+            raise ValueError(
+                "coordinator_address / num_processes / process_id need distributed: "
+                "pass --distributed"
             )
         if self.resume and self.eval_only:
             raise ValueError("resume and eval_only exclude each other: pass one of them")

@@ -32,6 +32,7 @@ no checkpoint is written after the last good one.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import math
 import signal
@@ -212,6 +213,36 @@ def _add(totals: dict, metrics: dict) -> dict:
 @jax.jit
 def _all_finite(tree: Any) -> jax.Array:
     return jnp.all(jnp.asarray([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)]))
+
+
+@functools.lru_cache(maxsize=None)
+def _model_and_optimizer(optimizer: str, learning_rate: float, momentum: float,
+                         weight_decay: float) -> tuple[nn.Module, optax.GradientTransformation]:
+    # The same objects for the same settings: model.apply and tx are static parts of the
+    # state's tree structure, so runs in one process (tests, sweeps) reuse compiled steps.
+    model = CNN()
+    return model, make_optimizer(optimizer, learning_rate, momentum=momentum,
+                                 weight_decay=weight_decay)
+
+
+def initial_state(config: Config) -> TrainState:
+    """The run's fresh state: ``CNN()`` and ``config``'s optimizer, keyed by ``config.seed``."""
+    model, tx = _model_and_optimizer(config.optimizer, config.learning_rate, config.momentum,
+                                     config.weight_decay)
+    return create_train_state(jax.random.key(config.seed), model=model, tx=tx)
+
+
+def restore_state(workdir: str | Path, config: Config, *, step: int | None = None
+                  ) -> tuple[TrainState, dict]:
+    """The (state, progress) of ``workdir``'s latest checkpoint (or ``step``), on the default
+    device. ``config`` must have the run's optimizer settings (they shape opt_state);
+    progress holds 'history' (per-epoch records) and 'config' (the run's settings).
+
+    Raises:
+      ValueError: no checkpoint there.
+    """
+    manager = checkpoints.checkpoint_manager(workdir, read_only=True)
+    return checkpoints.restore_checkpoint(manager, initial_state(config), step=step)
 
 
 def evaluate(state: TrainState, batches: Iterable[dict[str, np.ndarray]], *,
@@ -474,7 +505,9 @@ def train_and_evaluate(config: Config, workdir: str | Path, *,
       KeyboardInterrupt: after saving a checkpoint to resume from.
     """
     if config.distributed:
-        jax.distributed.initialize()
+        jax.distributed.initialize(coordinator_address=config.coordinator_address,
+                                   num_processes=config.num_processes,
+                                   process_id=config.process_id)
     started = time.perf_counter()
     workdir = Path(workdir)
     main_process = jax.process_index() == 0
@@ -498,11 +531,7 @@ def train_and_evaluate(config: Config, workdir: str | Path, *,
         f" per-device batch {device['per_device_batch']}", flush=True)
 
     data = _load_data(config)
-    model = CNN()
-    tx = make_optimizer(config.optimizer, config.learning_rate, momentum=config.momentum,
-                        weight_decay=config.weight_decay)
-    state = create_train_state(jax.random.key(config.seed), model=model, tx=tx)
-    state = jax.device_put(state, replicated(mesh))
+    state = jax.device_put(initial_state(config), replicated(mesh))
     workdir.mkdir(parents=True, exist_ok=True)
     manager = checkpoints.checkpoint_manager(workdir, max_to_keep=config.checkpoints_to_keep)
     eval_fn = make_eval_step(mesh)

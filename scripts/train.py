@@ -57,7 +57,13 @@ def _parser() -> argparse.ArgumentParser:
                    help="steps between NaN checks and progress updates")
     p.add_argument("--keep-checkpoints", type=int, default=3)
     p.add_argument("--distributed", action="store_true",
-                   help="multi-host: call jax.distributed.initialize() first")
+                   help="multi-host: call jax.distributed.initialize() first (the cluster "
+                        "is detected on SLURM, Open MPI, Kubernetes, Cloud TPU)")
+    p.add_argument("--coordinator-address", default=None,
+                   help="with --distributed where JAX cannot detect the cluster: process 0's "
+                        "host:port")
+    p.add_argument("--num-processes", type=int, default=None, help="with --coordinator-address")
+    p.add_argument("--process-id", type=int, default=None, help="with --coordinator-address")
     p.add_argument("--no-progress", action="store_true", help="no progress bar/lines")
     return p
 
@@ -78,6 +84,8 @@ def main(argv: list[str] | None = None) -> int:
             data_dir=args.data_dir, archive=args.archive,
             checkpoints_to_keep=args.keep_checkpoints, check_every_steps=args.check_every,
             resume=args.resume, eval_only=args.eval_only, distributed=args.distributed,
+            coordinator_address=args.coordinator_address, num_processes=args.num_processes,
+            process_id=args.process_id,
             progress=not args.no_progress,
             **{k: v for k, v in overrides.items() if v is not None},
         )
