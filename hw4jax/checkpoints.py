@@ -73,6 +73,14 @@ def restore_checkpoint(manager: ocp.CheckpointManager, template: Any, *,
     return restored.state, restored.progress
 
 
+def restore_progress(manager: ocp.CheckpointManager, *, step: int | None = None) -> dict:
+    """Only the progress JSON at ``step`` (default: the latest); see ``restore_checkpoint``."""
+    step = manager.latest_step() if step is None else step
+    if step is None:
+        raise ValueError(f"no checkpoint in {manager.directory}: train first")
+    return manager.restore(step, args=ocp.args.Composite(progress=ocp.args.JsonRestore())).progress
+
+
 def latest_step(workdir: str | Path) -> int | None:
     """The latest checkpointed step in ``workdir``, or None (no checkpoint directory or none saved)."""
     if not (Path(workdir) / CHECKPOINT_DIR).is_dir():

@@ -232,16 +232,24 @@ def initial_state(config: Config) -> TrainState:
     return create_train_state(jax.random.key(config.seed), model=model, tx=tx)
 
 
-def restore_state(workdir: str | Path, config: Config, *, step: int | None = None
-                  ) -> tuple[TrainState, dict]:
+# The config fields that shape the state (the optimizer's state): read from a checkpoint.
+STATE_FIELDS = ("optimizer", "learning_rate", "momentum", "weight_decay")
+
+
+def restore_state(workdir: str | Path, config: Config | None = None, *,
+                  step: int | None = None) -> tuple[TrainState, dict]:
     """The (state, progress) of ``workdir``'s latest checkpoint (or ``step``), on the default
-    device. ``config`` must have the run's optimizer settings (they shape opt_state);
-    progress holds 'history' (per-epoch records) and 'config' (the run's settings).
+    device, for use outside a run (export, evaluation). The optimizer settings (they shape
+    opt_state) come from ``config``, by default from the checkpoint's own config; progress
+    holds 'history' (per-epoch records) and 'config' (the run's settings).
 
     Raises:
       ValueError: no checkpoint there.
     """
     manager = checkpoints.checkpoint_manager(workdir, read_only=True)
+    if config is None:
+        saved = checkpoints.restore_progress(manager, step=step)["config"]
+        config = Config(**{k: saved[k] for k in STATE_FIELDS})
     return checkpoints.restore_checkpoint(manager, initial_state(config), step=step)
 
 
@@ -530,16 +538,21 @@ def train_and_evaluate(config: Config, workdir: str | Path, *,
         f" {device['process_count']} process(es); global batch {config.batch_size},"
         f" per-device batch {device['per_device_batch']}", flush=True)
 
-    data = _load_data(config)
-    state = jax.device_put(initial_state(config), replicated(mesh))
     workdir.mkdir(parents=True, exist_ok=True)
     manager = checkpoints.checkpoint_manager(workdir, max_to_keep=config.checkpoints_to_keep)
+    if saved_step is not None:
+        saved = checkpoints.restore_progress(manager)["config"]
+        if config.eval_only:  # evaluate whatever the run trained with
+            config = config.replace(**{k: saved[k] for k in STATE_FIELDS})
+        else:
+            _check_resume(saved, config)
+    data = _load_data(config)
+    state = jax.device_put(initial_state(config), replicated(mesh))
     eval_fn = make_eval_step(mesh)
 
     progress = {"epoch": 0, "step_in_epoch": 0, "totals": None, "history": []}
     if saved_step is not None:
         state, progress = checkpoints.restore_checkpoint(manager, state)
-        _check_resume(progress["config"], config)
         say(f"Restored step {int(state.step)} (epoch {progress['epoch'] + 1},"
             f" batch {progress['step_in_epoch']}) from {manager.directory}", flush=True)
 

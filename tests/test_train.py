@@ -1,0 +1,251 @@
+"""Tests of hw4jax.train: the steps, and the whole loop end to end on tfds mock data.
+
+The end-to-end runs share one configuration (adam, batch 4, eval batch 8, 20 mock images a
+split): they reuse the steps compiled by the first run, so the file stays fast.
+"""
+
+import json
+import shutil
+import logging
+import signal
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import tensorflow_datasets as tfds
+
+from hw4jax import checkpoints, metrics_io, train
+from hw4jax.config import get_config
+from hw4jax.models import CLASS_NAMES
+
+MOCK_EXAMPLES = 20  # per split: 5 steps of 4 a training epoch, 3 eval batches of 8 (padded)
+
+
+def tiny_config(**overrides):
+    return get_config(epochs=2, batch_size=4, eval_batch_size=8, check_every_steps=2,
+                      progress=False, **overrides)
+
+
+class _CompileCounter(logging.Handler):
+    """Counts jax's "Compiling <name> ..." log records (emitted under jax.log_compiles)."""
+
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.names = []
+
+    def emit(self, record):
+        message = record.getMessage()
+        if message.startswith("Compiling "):
+            self.names.append(message.split()[1])  # e.g. 'jit(train_step)'
+
+
+
+def run(config, workdir, **kwargs):
+    with tfds.testing.mock_data(num_examples=MOCK_EXAMPLES):
+        return train.train_and_evaluate(config, workdir, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def baseline(tmp_path_factory):
+    """One uninterrupted 2-epoch run, with compilations counted from a clean cache."""
+    workdir = tmp_path_factory.mktemp("baseline")
+    counter = _CompileCounter()
+    jax_logger = logging.getLogger("jax")
+    jax_logger.addHandler(counter)
+    jax.clear_caches()
+    try:
+        with jax.log_compiles(True):
+            results = run(tiny_config(), workdir)
+    finally:
+        jax_logger.removeHandler(counter)
+    state, progress = train.restore_state(workdir)
+    return {"workdir": workdir, "results": results, "compiled": counter.names,
+            "state": state, "progress": progress}
+
+
+def params_of(state):
+    return jax.tree.map(np.asarray, {"params": state.params, "batch_stats": state.batch_stats,
+                                     "opt_state": state.opt_state})
+
+
+def test_config_defaults_are_the_homework_run():
+    """get_config() is the homework's run: 2 epochs, Adam 1e-3, batch 4, augmentation, seed 0."""
+    c = get_config()
+    assert (c.epochs, c.optimizer, c.learning_rate, c.batch_size, c.augment, c.seed) == (
+        2, "adam", 1e-3, 4, True, 0)
+
+
+@pytest.mark.parametrize("field, value, words", [
+    ("batch_size", 0, "batch_size"), ("epochs", -1, "epochs"),
+    ("learning_rate", float("nan"), "learning_rate"), ("optimizer", "rmsprop", "adam"),
+    ("train_examples", 2, "--batch-size"), ("momentum", 1.0, "momentum"),
+    ("no_such_field", 1, "unknown"),
+])
+def test_config_rejects_bad_values_naming_the_field(field, value, words):
+    """A bad config value is a ValueError whose message names the field (and the fix)."""
+    with pytest.raises(ValueError, match=words):
+        get_config(**{field: value})
+
+
+def test_train_step_is_pure_and_learns_a_small_set(baseline):
+    """train_step is a function of (state, batch) alone (same inputs, same outputs, dropout
+    from fold_in(key, step)), and repeated steps on 8 fixed images drive the loss down."""
+    del baseline  # its compiled train_step (same settings and batch shape) is reused
+    rng = np.random.default_rng(0)
+    labels = np.arange(4, dtype=np.int32).repeat(2)
+    # Class c's images are a constant c-dependent colour plus a little noise: learnable.
+    images = (labels[:, None, None, None] / 2.0 - 0.75
+              + 0.1 * rng.standard_normal((8, 32, 32, 3))).astype(np.float32)
+    batch = {"image": images[:4], "label": labels[:4]}
+    config = tiny_config()
+    mesh = train.make_mesh(jax.devices()[:1])
+    step = train.make_train_step(mesh)
+    first = train.initial_state(config)
+    a, metrics_a = step(jax.device_put(first, train.replicated(mesh)), batch)
+    b, metrics_b = step(jax.device_put(train.initial_state(config), train.replicated(mesh)), batch)
+    np.testing.assert_array_equal(metrics_a["loss_sum"], metrics_b["loss_sum"])
+    chex_equal = jax.tree.map(np.array_equal, params_of(a), params_of(b))
+    assert all(jax.tree.leaves(chex_equal))
+    assert int(a.step) == 1
+
+    losses = []
+    state = b
+    for i in range(30):
+        part = slice(4 * (i % 2), 4 * (i % 2) + 4)
+        state, metrics = step(state, {"image": images[part], "label": labels[part]})
+        losses.append(float(metrics["loss_sum"]) / 4)
+    assert np.mean(losses[-4:]) < 0.5 * np.mean(losses[:4]), losses
+
+
+def test_eval_step_counts_only_unmasked_examples(baseline):
+    """eval_step's per-class counts are the unmasked labels' histogram, and padding adds
+    neither loss nor correct predictions."""
+    del baseline  # its compiled eval_step is reused
+    config = tiny_config()
+    mesh = train.make_mesh(jax.devices()[:1])
+    state = jax.device_put(train.initial_state(config), train.replicated(mesh))
+    evaluate = train.make_eval_step(mesh)
+    rng = np.random.default_rng(1)
+    images = rng.standard_normal((8, 32, 32, 3)).astype(np.float32)
+    labels = np.array([0, 1, 1, 9, 3, 3, 3, 0], np.int32)
+    mask = np.array([True] * 5 + [False] * 3)
+    full = jax.device_get(evaluate(state, {"image": images, "label": labels, "mask": mask}))
+    assert full["count"].tolist() == np.bincount(labels[:5], minlength=10).tolist()
+    # The same five real examples, the padding elsewhere.
+    order = np.array([5, 0, 1, 6, 2, 3, 7, 4])
+    part = jax.device_get(evaluate(state, {"image": images[order], "label": labels[order],
+                                           "mask": order < 5}))
+    # The same five examples, masked differently: the same sums.
+    np.testing.assert_allclose(part["loss_sum"], full["loss_sum"], rtol=1e-5)
+    assert part["correct"].tolist() == full["correct"].tolist()
+    assert (full["correct"] <= full["count"]).all()
+
+
+def test_end_to_end_writes_results_and_counts_every_test_image(baseline):
+    """The whole loop on mock data: 2 epochs, per-class counts add up to the test set,
+    metrics.jsonl / results.json / metrics.png / checkpoints in the workdir."""
+    results, workdir = baseline["results"], baseline["workdir"]
+    assert sum(results["per_class_count"].values()) == MOCK_EXAMPLES
+    assert list(results["per_class_accuracy"]) == list(CLASS_NAMES)
+    assert results["step"] == 10 and len(results["epochs"]) == 2
+    lines = (workdir / metrics_io.METRICS_FILE).read_text().splitlines()
+    assert [json.loads(line)["epoch"] for line in lines] == [1, 2]
+    saved = json.loads((workdir / metrics_io.RESULTS_FILE).read_text())
+    assert saved["test_accuracy"] == results["test_accuracy"]
+    assert saved["config"]["batch_size"] == 4 and saved["device"]["device_count"] >= 1
+    assert (workdir / metrics_io.PLOT_FILE).read_bytes()[:4] == b"\x89PNG"
+    assert checkpoints.latest_step(workdir) == 10
+    # The homework's sum: mean loss x images.
+    first = results["epochs"][0]
+    assert first["train_loss_sum"] == pytest.approx(first["train_loss_mean"] * MOCK_EXAMPLES)
+
+
+def test_nothing_recompiles_after_the_first_step(baseline):
+    """Over two epochs (10 train steps, 6 eval batches, the last one padded) train_step and
+    eval_step each compile exactly once."""
+    compiled = baseline["compiled"]
+    assert compiled.count("jit(train_step)") == 1, compiled
+    assert compiled.count("jit(eval_step)") == 1, compiled
+
+
+def test_prints_the_homework_epoch_line_and_class_table(tmp_path, capsys, baseline):
+    """A run prints the device line, 'Epoch: N \\tTraining Loss: <sum>' per epoch and the
+    per-class table; resuming a finished run trains nothing and reports the same epochs."""
+    shutil.copytree(baseline["workdir"], tmp_path / "run")
+    results = run(tiny_config(resume=True), tmp_path / "run")
+    out = capsys.readouterr().out
+    assert "Devices: " in out and "per-device batch" in out
+    assert "Test accuracy:" in out and "airplane" in out
+    assert results["epochs"] == baseline["results"]["epochs"]
+    epoch_line = metrics_io.epoch_line(baseline["results"]["epochs"][0])
+    assert epoch_line.startswith("Epoch: 1 \tTraining Loss: ")
+
+
+def test_interrupt_saves_and_resume_ends_with_the_same_weights(tmp_path, capsys, baseline):
+    """SIGINT mid-epoch 1 saves a checkpoint (state, position, partial totals) and raises
+    KeyboardInterrupt; --resume then ends bitwise equal to the uninterrupted run, with the
+    same per-epoch losses."""
+    workdir = tmp_path / "interrupted"
+
+    def interrupt_at_step_3(step):
+        if step == 3:
+            signal.raise_signal(signal.SIGINT)
+
+    with pytest.raises(KeyboardInterrupt):
+        run(tiny_config(), workdir, step_callback=interrupt_at_step_3)
+    assert checkpoints.latest_step(workdir) == 3
+    assert "continue with --resume" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="--resume"):
+        run(tiny_config(), workdir)  # never silently overwrites a run
+
+    results = run(tiny_config(resume=True), workdir)
+    resumed, _ = train.restore_state(workdir)
+    equal = jax.tree.map(np.array_equal, params_of(resumed), params_of(baseline["state"]))
+    assert all(jax.tree.leaves(equal))
+    expected = baseline["results"]["epochs"]
+    for got, want in zip(results["epochs"], expected, strict=True):
+        assert got["train_loss_sum"] == pytest.approx(want["train_loss_sum"], rel=1e-6)
+        assert got["test_accuracy"] == want["test_accuracy"]
+    assert results["per_class_correct"] == baseline["results"]["per_class_correct"]
+
+
+def test_resume_with_other_settings_is_refused(tmp_path, baseline):
+    """Resuming with a different batch size or seed is a ValueError naming the field."""
+    shutil.copytree(baseline["workdir"], tmp_path / "run")
+    with pytest.raises(ValueError, match="seed"):
+        run(tiny_config(resume=True, seed=1), tmp_path / "run")
+
+
+def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch,
+                                                                   baseline):
+    """A NaN in epoch 2 raises NonFiniteLossError; the checkpoint of epoch 1 stays the
+    latest one, its weights finite, and no results are written."""
+    del baseline  # compiled steps
+    real_batches = train._train_batches
+
+    def poisoned(data, config, *, epoch, skip):
+        for batch in real_batches(data, config, epoch=epoch, skip=skip):
+            if epoch == 1:
+                batch = {**batch, "image": np.full_like(batch["image"], np.nan)}
+            yield batch
+
+    monkeypatch.setattr(train, "_train_batches", poisoned)
+    workdir = tmp_path / "nan"
+    with pytest.raises(train.NonFiniteLossError, match="last good checkpoint is step 5"):
+        run(tiny_config(), workdir)
+    assert checkpoints.latest_step(workdir) == 5
+    state, progress = train.restore_state(workdir)
+    assert all(bool(jnp.isfinite(x).all()) for x in jax.tree.leaves(state.params))
+    assert [r["epoch"] for r in progress["history"]] == [1]
+    assert not (workdir / metrics_io.RESULTS_FILE).exists()
+
+
+def test_eval_only_evaluates_the_latest_checkpoint(tmp_path, baseline):
+    """eval_only reproduces the trained run's test figures from its checkpoint alone."""
+    shutil.copytree(baseline["workdir"], tmp_path / "run")
+    results = run(tiny_config(eval_only=True), tmp_path / "run")
+    assert results["per_class_correct"] == baseline["results"]["per_class_correct"]
+    assert (tmp_path / "run" / metrics_io.EVAL_RESULTS_FILE).is_file()
+    with pytest.raises(ValueError, match="no checkpoint"):
+        run(tiny_config(eval_only=True), tmp_path / "empty")
