@@ -37,6 +37,10 @@ from typing import NamedTuple
 
 import tensorflow as tf
 
+# Nothing here branches on tensor values in Python, so AutoGraph (which tf.data and
+# tf.function apply to what they call) would change nothing but costs seconds of tracing.
+_no_autograph = tf.autograph.experimental.do_not_convert
+
 # ColorJitter's active ops, in torchvision's numbering (its fn_idx 0, 1, 2; 3 = hue is off).
 BRIGHTNESS, CONTRAST, SATURATION = 0, 1, 2
 
@@ -111,7 +115,8 @@ class AugmentConfig:
 
 
 def _check_range(name: str, value, lo: float, hi: float, shown: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
+    if (isinstance(value, bool) or not isinstance(value, (int, float))
+            or not math.isfinite(value) or not lo <= value <= hi):
         raise ValueError(f"AugmentConfig.{name} must be a number in {shown}, got {value!r}")
 
 
@@ -326,6 +331,7 @@ def _sizes(images: tf.Tensor):
     return shape[1], shape[2]
 
 
+@_no_autograph
 def horizontal_flip(image: tf.Tensor, flip=True) -> tf.Tensor:
     """``F.hflip`` where ``flip`` is true.
 
@@ -341,6 +347,7 @@ def horizontal_flip(image: tf.Tensor, flip=True) -> tf.Tensor:
     return tf.reshape(_warp(images, source), tf.shape(image))
 
 
+@_no_autograph
 def rotate(image: tf.Tensor, angle_degrees) -> tf.Tensor:
     """``F.rotate(img, angle, NEAREST, expand=False, center=None, fill=0)`` on a PIL image:
     what ``RandomRotation`` applies.
@@ -358,6 +365,7 @@ def rotate(image: tf.Tensor, angle_degrees) -> tf.Tensor:
     return tf.reshape(_warp(images, _affine_source(matrix, height, width)), tf.shape(image))
 
 
+@_no_autograph
 def affine(image: tf.Tensor, scale, shear_degrees) -> tf.Tensor:
     """``F.affine(img, angle=0, translate=(0, 0), scale, shear=(shear, 0), NEAREST, fill=0)``
     on a PIL image: what ``RandomAffine(0, shear=..., scale=...)`` applies.
@@ -444,6 +452,7 @@ def _jitter(images: tf.Tensor, order: tf.Tensor, brightness, contrast, saturatio
     return tf.transpose(tf.cast(x, tf.uint8), [0, 2, 3, 1])
 
 
+@_no_autograph
 def grayscale(image: tf.Tensor) -> tf.Tensor:
     """Pillow's RGB -> 'L': (19595 R + 38470 G + 7471 B + 32768) >> 16.
 
@@ -458,6 +467,7 @@ def grayscale(image: tf.Tensor) -> tf.Tensor:
     return tf.reshape(tf.cast(gray, tf.uint8), tf.shape(image)[:-1])
 
 
+@_no_autograph
 def adjust_brightness(image: tf.Tensor, factor) -> tf.Tensor:
     """``F.adjust_brightness`` on a PIL image: blend with black.
 
@@ -471,6 +481,7 @@ def adjust_brightness(image: tf.Tensor, factor) -> tf.Tensor:
     return _colour_op(BRIGHTNESS, image, factor)
 
 
+@_no_autograph
 def adjust_contrast(image: tf.Tensor, factor) -> tf.Tensor:
     """``F.adjust_contrast`` on a PIL image: blend with the image's mean gray level
     (Pillow's integer grayscale, mean rounded half up: ``int(mean + 0.5)``).
@@ -485,6 +496,7 @@ def adjust_contrast(image: tf.Tensor, factor) -> tf.Tensor:
     return _colour_op(CONTRAST, image, factor)
 
 
+@_no_autograph
 def adjust_saturation(image: tf.Tensor, factor) -> tf.Tensor:
     """``F.adjust_saturation`` on a PIL image: blend with its grayscale.
 
@@ -498,6 +510,7 @@ def adjust_saturation(image: tf.Tensor, factor) -> tf.Tensor:
     return _colour_op(SATURATION, image, factor)
 
 
+@_no_autograph
 def color_jitter(image: tf.Tensor, order, brightness, contrast, saturation) -> tf.Tensor:
     """ColorJitter's ops in the given order (hue off), each rounded to uint8 as in PIL.
 
@@ -516,6 +529,7 @@ def color_jitter(image: tf.Tensor, order, brightness, contrast, saturation) -> t
     return tf.reshape(_jitter(images, order, *factors), tf.shape(image))
 
 
+@_no_autograph
 def to_float_normalized(image: tf.Tensor) -> tf.Tensor:
     """ToTensor then Normalize((0.5,) * 3, (0.5,) * 3), bitwise as torch computes it, but
     kept HWC (Flax's layout) instead of CHW.
@@ -571,6 +585,7 @@ def _params_from_uniforms(u: tf.Tensor, config: AugmentConfig) -> AugmentParams:
     )
 
 
+@_no_autograph
 def sample_params(seed: tf.Tensor, config: AugmentConfig = AugmentConfig()) -> AugmentParams:
     """Draws one image's parameters with torchvision's distributions.
 
@@ -590,6 +605,7 @@ def sample_params(seed: tf.Tensor, config: AugmentConfig = AugmentConfig()) -> A
     return _params_from_uniforms(_uniforms(tf.convert_to_tensor(seed)), config)
 
 
+@_no_autograph
 def sample_params_batch(seeds: tf.Tensor, config: AugmentConfig = AugmentConfig()) -> AugmentParams:
     """``sample_params`` for each of a batch of seeds: params[i] = sample_params(seeds[i]).
 
@@ -599,15 +615,21 @@ def sample_params_batch(seeds: tf.Tensor, config: AugmentConfig = AugmentConfig(
     Returns:
       AugmentParams with a leading [B] (order int32 [B, 3]).
     """
-    # Stateless ops take one seed per call, hence the loop; only the draw is in it.
-    u = tf.map_fn(
-        _uniforms,
-        tf.convert_to_tensor(seeds),
-        fn_output_signature=tf.TensorSpec([len(_SLOTS)], tf.float32),
+    return _params_from_uniforms(_uniforms_batch(tf.convert_to_tensor(seeds)), config)
+
+
+# Stateless ops take one seed per call, hence the loop; only the draw is in it. Compiled
+# as a graph so that eager callers do not run the loop op by op (tf.function builds
+# nothing at import; inside tf.data it is simply inlined).
+@tf.function(reduce_retracing=True)
+def _uniforms_batch(seeds: tf.Tensor) -> tf.Tensor:
+    """int32/int64 [B, 2] seeds -> float32 [B, len(_SLOTS)] uniforms, row i from seeds[i]."""
+    return tf.map_fn(
+        _uniforms, seeds, fn_output_signature=tf.TensorSpec([len(_SLOTS)], tf.float32)
     )
-    return _params_from_uniforms(u, config)
 
 
+@_no_autograph
 def apply_params(image: tf.Tensor, params: AugmentParams) -> tf.Tensor:
     """The whole PIL chain with fixed parameters: flip, rotate, affine, colour jitter.
 
@@ -634,6 +656,7 @@ def apply_params(image: tf.Tensor, params: AugmentParams) -> tf.Tensor:
     return tf.reshape(out, tf.shape(image))
 
 
+@_no_autograph
 def random_augment(
     seed: tf.Tensor, image: tf.Tensor, config: AugmentConfig = AugmentConfig()
 ) -> tf.Tensor:
@@ -650,6 +673,7 @@ def random_augment(
     return apply_params(image, sample_params(seed, config))
 
 
+@_no_autograph
 def random_augment_batch(
     seeds: tf.Tensor, images: tf.Tensor, config: AugmentConfig = AugmentConfig()
 ) -> tf.Tensor:
