@@ -76,14 +76,13 @@ def _data_dir_or_default(data_dir: str | os.PathLike | None) -> str:
 
 
 def _source_root(archive: Path, workdir: Path) -> Path:
-    """The folder that holds ``cifar-10-batches-bin/``: the archive extracted by tfds into
-    ``workdir``, or (for an extracted folder) the folder itself or a link to it."""
+    """The folder that holds ``cifar-10-batches-bin/``, as the builder expects: the archive
+    extracted by tfds into ``workdir``; a folder holding ``cifar-10-batches-bin/``; or, for
+    a folder of the ``*.bin`` files itself, ``workdir`` with a link to it."""
     if archive.is_dir():
-        bins = archive / cifar10_archive.FOLDER
-        bins = bins if bins.is_dir() else archive
-        if bins.name == cifar10_archive.FOLDER:
-            return bins.parent
-        (workdir / cifar10_archive.FOLDER).symlink_to(bins.resolve(), target_is_directory=True)
+        if (archive / cifar10_archive.FOLDER).is_dir():
+            return archive
+        (workdir / cifar10_archive.FOLDER).symlink_to(archive.resolve(), target_is_directory=True)
         return workdir
     dl_manager = tfds.download.DownloadManager(
         download_dir=workdir / "downloads", extract_dir=workdir / "extracted"

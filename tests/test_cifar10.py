@@ -60,15 +60,18 @@ def _by_id(split_ds) -> dict[str, dict]:
     return {ex["id"].decode(): ex for ex in tfds.as_numpy(split_ds)}
 
 
-@pytest.mark.parametrize("kind", ["cifar-10-binary.tar.gz", "extracted"])
+@pytest.mark.parametrize("kind", ["cifar-10-binary.tar.gz", "extracted", FOLDER])
 def test_prepare_offline_tiny_archive_reads_back_through_tfds_load(tmp_path, kind):
-    """A tiny archive (tar.gz or extracted folder) prepares with no network into a dataset
-    that plain tfds.load reads: tfds's features, split sizes, ids, and every record's pixels
-    and label exactly as written."""
-    source = tmp_path / kind
-    if kind == "extracted":
+    """A tiny archive (the tar.gz, the folder it extracts to, or the cifar-10-batches-bin
+    folder inside) prepares with no network into a dataset that plain tfds.load reads:
+    tfds's features, split sizes, ids, and every record's pixels and label as written."""
+    source = tmp_path / "cifar-10-binary.tar.gz"
+    if kind != source.name:
+        source = tmp_path / "extracted"
         source.mkdir()
     expected = _write_tiny(source)
+    if kind == FOLDER:
+        source = source / FOLDER
     data_dir = tmp_path / "tfds"
     info = cifar10.prepare_offline(source, data_dir, records_per_file=None)
     assert {k: v.num_examples for k, v in info.splits.items()} == {"train": 15, "test": 3}
