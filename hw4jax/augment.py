@@ -173,18 +173,22 @@ def _param(value, leading: tf.Tensor, dtype) -> tf.Tensor:
 
 def _flat_source(row: tf.Tensor, col: tf.Tensor, height, width) -> tf.Tensor:
     """Source pixel rows and columns (int64, broadcastable to [B, H, W]) -> source map."""
-    inside = (col >= 0) & (col < tf.cast(width, tf.int64)) & (row >= 0) & (row < tf.cast(height, tf.int64))
+    # One unsigned comparison per axis checks 0 <= v < size (negatives wrap to huge).
+    inside = (tf.cast(col, tf.uint64) < tf.cast(width, tf.uint64)) & (
+        tf.cast(row, tf.uint64) < tf.cast(height, tf.uint64)
+    )
     flat = tf.where(inside, row * tf.cast(width, tf.int64) + col, tf.cast(height * width, tf.int64))
     return tf.reshape(tf.cast(flat, tf.int32), [tf.shape(flat)[0], -1])
 
 
-def _fixed_point_source(matrix: tf.Tensor, height, width) -> tf.Tensor:
+def _fixed_point_source(matrix: tf.Tensor, flip: tf.Tensor, height, width) -> tf.Tensor:
     """Pillow's general NEAREST affine path (``affine_fixed`` in Geometry.c): 16.16 fixed
     point with FIX(v) = floor(v * 65536 + 0.5), the pixel centre folded into the offsets,
     source = (A2 + x A0 + y A1) >> 16, (A5 + x A3 + y A4) >> 16.
 
     Args:
       matrix: float64 [B, 6], Pillow's inverse matrix (a, b, c, d, e, f).
+      flip: bool [B], mirror the *input* left-right first (a flip before this warp).
 
     Returns:
       int32 [B, H*W] source map.
@@ -192,10 +196,16 @@ def _fixed_point_source(matrix: tf.Tensor, height, width) -> tf.Tensor:
     a, b, c, d, e, f = tf.unstack(matrix, num=6, axis=-1)
 
     def fix(v):
-        return tf.cast(tf.floor(v * 65536.0 + 0.5), tf.int64)[:, None, None]
+        return tf.cast(tf.floor(v * 65536.0 + 0.5), tf.int64)
 
     a0, a1, a3, a4 = fix(a), fix(b), fix(d), fix(e)
     a2, a5 = fix(c + a * 0.5 + b * 0.5), fix(f + d * 0.5 + e * 0.5)
+    # The flip reads column W-1-col. For an integer X, W-1-(X >> 16) equals
+    # (65536 W - 1 - X) >> 16 exactly, so the flip folds into the column's coefficients.
+    sign = 1 - 2 * tf.cast(flip, tf.int64)
+    a0, a1 = sign * a0, sign * a1
+    a2 = tf.where(flip, 65536 * tf.cast(width, tf.int64) - 1 - a2, a2)
+    a0, a1, a2, a3, a4, a5 = (v[:, None, None] for v in (a0, a1, a2, a3, a4, a5))
     x = tf.range(width, dtype=tf.int64)[None, None, :]
     y = tf.range(height, dtype=tf.int64)[None, :, None]
     col = tf.bitwise.right_shift(a2 + x * a0 + y * a1, 16)  # arithmetic shift = floor
@@ -203,13 +213,14 @@ def _fixed_point_source(matrix: tf.Tensor, height, width) -> tf.Tensor:
     return _flat_source(row, col, height, width)
 
 
-def _scale_source(matrix: tf.Tensor, height, width) -> tf.Tensor:
+def _scale_source(matrix: tf.Tensor, flip: tf.Tensor, height, width) -> tf.Tensor:
     """Pillow's NEAREST path for matrices with b = d = 0 (``ImagingScaleAffine``): per
     axis the source coordinate starts at c + a/2 and grows by a, accumulated in float64
     one pixel at a time; COORD(v) = -1 if v < 0 else (int)v.
 
     Args:
       matrix: float64 [B, 6].
+      flip: bool [B], mirror the input left-right first.
 
     Returns:
       int32 [B, H*W] source map.
@@ -222,38 +233,40 @@ def _scale_source(matrix: tf.Tensor, height, width) -> tf.Tensor:
         coord = tf.cumsum(steps, axis=1)
         return tf.where(coord < 0.0, tf.constant(-1, tf.int64), tf.cast(coord, tf.int64))
 
-    col = coordinates(c + a * 0.5, a, width)[:, None, :]
-    row = coordinates(f + e * 0.5, e, height)[:, :, None]
-    return _flat_source(row, col, height, width)
+    col = coordinates(c + a * 0.5, a, width)
+    inside = (col >= 0) & (col < tf.cast(width, tf.int64))
+    col = tf.where(flip[:, None] & inside, tf.cast(width, tf.int64) - 1 - col, col)
+    row = coordinates(f + e * 0.5, e, height)
+    return _flat_source(row[:, :, None], col[:, None, :], height, width)
 
 
-def _affine_source(matrix: tf.Tensor, height, width) -> tf.Tensor:
+def _affine_source(matrix: tf.Tensor, height, width, flip=None) -> tf.Tensor:
     """Pillow's ``Image.transform(size, AFFINE, matrix, NEAREST)`` as a source map: the
-    scale path where b == d == 0 (as Pillow decides per image), else fixed point."""
+    scale path where b == d == 0 (as Pillow decides per image), else fixed point.
+
+    Args:
+      matrix: float64 [B, 6].
+      flip: optional bool [B]: a left-right flip before the warp, folded into it.
+    """
     _, b, _, d, _, _ = tf.unstack(matrix, num=6, axis=-1)
     is_scale = (b == 0.0) & (d == 0.0)
+    if flip is None:
+        flip = tf.zeros_like(is_scale)
+
+    def scale():
+        return _scale_source(matrix, flip, height, width)
+
+    def fixed():
+        return _fixed_point_source(matrix, flip, height, width)
 
     def mixed():
         where = tf.broadcast_to(is_scale[:, None], [tf.shape(matrix)[0], height * width])
-        return tf.where(where, _scale_source(matrix, height, width), _fixed_point_source(matrix, height, width))
+        return tf.where(where, scale(), fixed())
 
     # Usually a batch needs only one path (random shears are never exactly 0): skip the other.
     return tf.cond(
-        tf.reduce_all(is_scale),
-        lambda: _scale_source(matrix, height, width),
-        lambda: tf.cond(
-            tf.reduce_any(is_scale), mixed, lambda: _fixed_point_source(matrix, height, width)
-        ),
+        tf.reduce_all(is_scale), scale, lambda: tf.cond(tf.reduce_any(is_scale), mixed, fixed)
     )
-
-
-def _flip_source(flip: tf.Tensor, height, width) -> tf.Tensor:
-    """Source map of a left-right mirror where flip [B] is true (identity elsewhere)."""
-    x = tf.range(width, dtype=tf.int64)[None, None, :]
-    y = tf.range(height, dtype=tf.int64)[None, :, None]
-    flipped = tf.cast(flip, tf.int64)[:, None, None]
-    last = tf.cast(width, tf.int64) - 1
-    return _flat_source(y + 0 * flipped, x + flipped * (last - 2 * x), height, width)
 
 
 def _then(first: tf.Tensor, second: tf.Tensor) -> tf.Tensor:
@@ -343,8 +356,9 @@ def horizontal_flip(image: tf.Tensor, flip=True) -> tf.Tensor:
       uint8 [..., H, W, 3].
     """
     images, leading = _as_batch(_check_image(image))
-    source = _flip_source(_param(flip, leading, tf.bool), *_sizes(images))
-    return tf.reshape(_warp(images, source), tf.shape(image))
+    flip = _param(flip, leading, tf.bool)
+    identity = tf.broadcast_to(tf.constant([1.0, 0.0, 0.0, 0.0, 1.0, 0.0], tf.float64), [tf.size(flip), 6])
+    return tf.reshape(_warp(images, _affine_source(identity, *_sizes(images), flip=flip)), tf.shape(image))
 
 
 @_no_autograph
@@ -633,7 +647,8 @@ def _uniforms_batch(seeds: tf.Tensor) -> tf.Tensor:
 def apply_params(image: tf.Tensor, params: AugmentParams) -> tf.Tensor:
     """The whole PIL chain with fixed parameters: flip, rotate, affine, colour jitter.
 
-    The three warps are composed into one source map and applied in one gather; the
+    The three warps are composed into one source map and applied in one gather (the
+    flip folded into the rotation's fixed-point coefficients); the
     result equals applying ``horizontal_flip``, ``rotate``, ``affine`` and
     ``color_jitter`` one after the other.
 
@@ -648,8 +663,8 @@ def apply_params(image: tf.Tensor, params: AugmentParams) -> tf.Tensor:
     height, width = _sizes(images)
     p = {k: _param(v, leading, tf.bool if k == "flip" else tf.float32)
          for k, v in params._asdict().items() if k != "order"}
-    source = _flip_source(p["flip"], height, width)
-    source = _then(source, _affine_source(rotation_matrix(p["angle"], height, width), height, width))
+    rotation = rotation_matrix(p["angle"], height, width)
+    source = _affine_source(rotation, height, width, flip=p["flip"])  # flip, then rotation
     source = _then(source, _affine_source(affine_matrix(p["scale"], p["shear"], height, width), height, width))
     order = tf.reshape(tf.cast(params.order, tf.int32), [-1, 3])
     out = _jitter(_warp(images, source), order, p["brightness"], p["contrast"], p["saturation"])
