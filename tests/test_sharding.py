@@ -1,0 +1,79 @@
+"""Data parallelism on 4 simulated CPU devices equals training on one device.
+
+The 4 devices exist only in a child process (XLA_FLAGS=--xla_force_host_platform_device_count=4
+in the child's environment; this test process keeps its own devices untouched).
+"""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+CHILD = textwrap.dedent("""
+    import json, sys
+    import jax, numpy as np
+    from hw4jax import train
+    from hw4jax.config import get_config
+
+    assert jax.device_count() == 4, jax.devices()
+    config = get_config(batch_size=8, optimizer="momentum", learning_rate=0.01)
+    rng = np.random.default_rng(0)
+    batches = [{"image": rng.standard_normal((8, 32, 32, 3)).astype(np.float32),
+                "label": rng.integers(0, 10, 8).astype(np.int32)} for _ in range(3)]
+    eval_batch = {**batches[0], "mask": np.arange(8) < 6}
+    runs = {}
+    for name, devices in (("one", jax.devices()[:1]), ("four", jax.devices())):
+        mesh = train.make_mesh(devices)
+        state = jax.device_put(train.initial_state(config), train.replicated(mesh))
+        step = train.make_train_step(mesh)
+        losses = []
+        for batch in batches:
+            sharded = train.shard_batch(batch, mesh)
+            state, metrics = step(state, sharded)
+            losses.append(float(metrics["loss_sum"]))
+        shards = [s.data.shape[0] for s in sharded["image"].addressable_shards]
+        evaluated = jax.device_get(train.make_eval_step(mesh)(state, train.shard_batch(eval_batch, mesh)))
+        runs[name] = {"losses": losses, "shards": shards,
+                      "params": jax.device_get({"params": state.params,
+                                                "batch_stats": state.batch_stats}),
+                      "eval": evaluated}
+    one, four = runs["one"], runs["four"]
+    diffs = jax.tree.map(lambda a, b: float(np.max(np.abs(a - b))), one["params"], four["params"])
+    try:
+        train.check_batch_size(6)
+        error = None
+    except ValueError as e:
+        error = str(e)
+    print(json.dumps({
+        "losses": [one["losses"], four["losses"]],
+        "shards": [one["shards"], four["shards"]],
+        "max_param_diff": max(jax.tree.leaves(diffs)),
+        "eval_loss": [float(one["eval"]["loss_sum"]), float(four["eval"]["loss_sum"])],
+        "eval_count": [one["eval"]["count"].tolist(), four["eval"]["count"].tolist()],
+        "error": error,
+    }))
+""")
+
+
+def test_four_devices_train_like_one_and_reject_an_uneven_batch():
+    """On 4 devices (batch 8 split 2+2+2+2) three momentum-SGD steps give the same losses,
+    weights and BatchNorm running statistics as one device on the same global batch
+    (BatchNorm's statistics are those of the global batch), evaluation gives the same
+    sums, and a global batch of 6 is a ValueError asking for a multiple of 4."""
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
+           "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(REPO)}
+    child = subprocess.run([sys.executable, "-c", CHILD], env=env, cwd=REPO,
+                           capture_output=True, text=True, timeout=600)
+    assert child.returncode == 0, child.stderr[-3000:]
+    out = json.loads(child.stdout.strip().splitlines()[-1])
+    assert out["shards"] == [[8], [2, 2, 2, 2]]
+    one, four = out["losses"]
+    assert all(abs(a - b) <= 1e-5 * abs(a) for a, b in zip(one, four)), out["losses"]
+    assert out["max_param_diff"] < 1e-5, out["max_param_diff"]
+    assert abs(out["eval_loss"][0] - out["eval_loss"][1]) <= 1e-5 * abs(out["eval_loss"][0])
+    assert out["eval_count"][0] == out["eval_count"][1] and sum(out["eval_count"][0]) == 6
+    assert "multiple of 4" in out["error"]
