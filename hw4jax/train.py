@@ -52,7 +52,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from hw4jax import checkpoints, metrics_io
 from hw4jax.config import Config
-from hw4jax.models import CLASS_NAMES, CNN, NUM_CLASSES
+from hw4jax.models import CLASS_NAMES, CNN
 from hw4jax.optimizers import make_optimizer
 
 IMAGE_SHAPE = (32, 32, 3)
@@ -142,8 +142,8 @@ def eval_step(state: TrainState, batch: dict[str, jax.Array]) -> dict[str, jax.A
       batch: 'image' float32 [B, H, W, C], 'label' int [B], 'mask' bool [B] (False: padding).
 
     Returns:
-      'loss_sum' float32 (summed over real examples), 'correct' int32 [NUM_CLASSES] and
-      'count' int32 [NUM_CLASSES]: per true class, the correct predictions and the examples.
+      'loss_sum' float32 (summed over real examples), 'correct' int32 [num_classes] and
+      'count' int32 [num_classes]: per true class, the correct predictions and the examples.
     """
     logits = state.apply_fn({"params": state.params, "batch_stats": state.batch_stats},
                             batch["image"], train=False)
