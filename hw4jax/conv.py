@@ -1,0 +1,277 @@
+"""Stride-1 2-D convolutions as patch extraction plus one matrix multiply, for fast CPU training.
+
+XLA's CPU backend runs the model's forward convolutions well, but the gradients it derives
+for them (a convolution for the input gradient, another for the kernel gradient) are several
+times slower than PyTorch's. A stride-1 convolution is a matrix multiply in disguise:
+
+  y[n, h, w, :] = patches(x)[n, h, w, :] @ kernel.reshape(kh * kw * C, O) + bias
+
+where ``patches`` gathers each output pixel's (kh, kw, C) input window (im2col). Its
+gradients are matrix multiplies too, and this module writes them by hand
+(``jax.custom_vjp``) so that each is one large, well-shaped GEMM:
+
+  d kernel = patches(x)^T @ dy                              [kh*kw*C, O]
+  d x      = patches(dy padded by k-1-p) @ flip(kernel)^T   ("transposed conv" form), or
+           = col2im(dy @ kernel^T)                          (scatter-add form)
+
+The patches are recomputed in the backward pass rather than kept: copying them is cheap next
+to the multiply, and it keeps the training step's memory at the size of the activations.
+
+Everything here computes exactly the function of ``jax.lax.conv_general_dilated`` with
+stride 1, no dilation, NHWC input, HWIO kernel and explicit padding (tests/test_conv.py
+checks values and gradients in float64 and float32, and against torch's conv2d).
+
+``Conv`` is a drop-in for ``flax.linen.Conv`` restricted to that case: same variable names
+(``kernel`` HWIO, ``bias``), same shapes, same initializer arguments.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+from jax import lax
+
+Padding = tuple[tuple[int, int], tuple[int, int]]
+
+# How the input gradient is computed; see the module docstring.
+INPUT_GRAD_METHODS = ("col2im", "transpose", "xla")
+METHODS = ("auto", "xla", "hybrid", "patches")
+
+
+def choose_method(kernel_size: tuple[int, int], padding: Padding) -> str:
+    """The fastest ``conv2d`` method measured on CPU for this window (what 'auto' uses).
+
+    With 'same' or less padding (each side <= (k - 1) // 2) XLA's convolution and its derived
+    gradients are fast. With more padding, as in the model's conv4..conv6 (3x3, padding 2),
+    XLA's derived *weight* gradient leaves its fast path and is 10-45x slower than a GEMM,
+    so the weight gradient is hand-written ('hybrid': XLA forward and input gradient).
+    """
+    fits = all(
+        max(lo, hi) <= (k - 1) // 2 for k, (lo, hi) in zip(kernel_size, padding)
+    )
+    return "xla" if fits else "hybrid"
+
+
+def _as_padding(padding: int | Sequence[Sequence[int]]) -> Padding:
+    """Normalizes an int or ((top, bottom), (left, right)) to the pair-of-pairs form."""
+    if isinstance(padding, int):
+        return ((padding, padding), (padding, padding))
+    (pt, pb), (pl, pr) = padding
+    return ((int(pt), int(pb)), (int(pl), int(pr)))
+
+
+def extract_patches(x: jax.Array, kernel_size: tuple[int, int], padding: Padding) -> jax.Array:
+    """im2col for a stride-1 window: float [N, H, W, C] -> [N, Ho, Wo, kh * kw * C].
+
+    The last axis is ordered (kh, kw, C), which is the row order of an HWIO kernel
+    reshaped to [kh * kw * C, O]. Negative padding crops, as in ``lax.pad``.
+    """
+    kh, kw = kernel_size
+    (pt, pb), (pl, pr) = padding
+    xp = lax.pad(x, jnp.zeros((), x.dtype), ((0, 0, 0), (pt, pb, 0), (pl, pr, 0), (0, 0, 0)))
+    ho = xp.shape[1] - kh + 1
+    wo = xp.shape[2] - kw + 1
+    # Slices along W first, then H, keep each concatenated block contiguous in (kw, C).
+    return jnp.concatenate(
+        [xp[:, i:i + ho, j:j + wo, :] for i in range(kh) for j in range(kw)], axis=-1
+    )
+
+
+def _matmul(a: jax.Array, b: jax.Array) -> jax.Array:
+    """[..., K] @ [K, O] as one 2-D GEMM (XLA's CPU dot is fastest on rank-2 operands)."""
+    out = jnp.dot(a.reshape(-1, a.shape[-1]), b, precision=lax.Precision.HIGHEST)
+    return out.reshape(*a.shape[:-1], b.shape[-1])
+
+
+def _conv_forward(x, kernel, padding):
+    kh, kw, c, o = kernel.shape
+    return _matmul(extract_patches(x, (kh, kw), padding), kernel.reshape(kh * kw * c, o))
+
+
+def _input_grad_transpose(dy, kernel, padding, x_shape):
+    """dx as a stride-1 convolution of dy with the flipped, in/out-swapped kernel."""
+    kh, kw, c, o = kernel.shape
+    (pt, pb), (pl, pr) = padding
+    # Output pixel (h, w) saw padded-input rows h .. h+kh-1; padding dy by k-1-p on each
+    # side lines every input pixel up with the kh x kw outputs that saw it.
+    h, w = x_shape[1], x_shape[2]
+    ho, wo = dy.shape[1], dy.shape[2]
+    pad_t, pad_l = kh - 1 - pt, kw - 1 - pl
+    pad_b = h - (ho + pad_t - kh + 1)
+    pad_r = w - (wo + pad_l - kw + 1)
+    flipped = jnp.flip(kernel, (0, 1)).transpose(0, 1, 3, 2).reshape(kh * kw * o, c)
+    patches = extract_patches(dy, (kh, kw), ((pad_t, pad_b), (pad_l, pad_r)))
+    return _matmul(patches, flipped)
+
+
+def _input_grad_col2im(dy, kernel, padding, x_shape):
+    """dx as dy @ kernel^T, each window's share added back where it came from (col2im)."""
+    kh, kw, c, o = kernel.shape
+    (pt, pb), (pl, pr) = padding
+    n, h, w, _ = x_shape
+    ho, wo = dy.shape[1], dy.shape[2]
+    dpatches = _matmul(dy, kernel.reshape(kh * kw * c, o).T).reshape(n, ho, wo, kh, kw, c)
+    hp, wp = h + pt + pb, w + pl + pr
+    zero = jnp.zeros((), dy.dtype)
+    dxp = None
+    for i in range(kh):
+        for j in range(kw):
+            part = lax.pad(
+                dpatches[:, :, :, i, j, :], zero,
+                ((0, 0, 0), (i, hp - ho - i, 0), (j, wp - wo - j, 0), (0, 0, 0)),
+            )
+            dxp = part if dxp is None else dxp + part
+    return lax.pad(dxp, zero, ((0, 0, 0), (-pt, -pb, 0), (-pl, -pr, 0), (0, 0, 0)))
+
+
+def _xla_conv(x, kernel, padding):
+    return lax.conv_general_dilated(
+        x, kernel, (1, 1), padding, dimension_numbers=("NHWC", "HWIO", "NHWC"),
+        precision=lax.Precision.HIGHEST,
+    )
+
+
+def _kernel_grad(x, dy, kernel_shape, padding):
+    """d kernel = patches(x)^T @ dy, one GEMM contracting over every output pixel."""
+    kh, kw, c, o = kernel_shape
+    patches = extract_patches(x, (kh, kw), padding)
+    return jnp.dot(
+        patches.reshape(-1, kh * kw * c).T, dy.reshape(-1, o), precision=lax.Precision.HIGHEST,
+    ).reshape(kernel_shape)
+
+
+def _input_grad(dy, kernel, padding, x_shape, method):
+    if method == "col2im":
+        return _input_grad_col2im(dy, kernel, padding, x_shape)
+    if method == "transpose":
+        return _input_grad_transpose(dy, kernel, padding, x_shape)
+    # XLA's own input gradient: a convolution of dy with the flipped kernel.
+    _, input_vjp = jax.vjp(lambda x: _xla_conv(x, kernel, padding), jnp.zeros(x_shape, dy.dtype))
+    return input_vjp(dy)[0]
+
+
+@functools.lru_cache(maxsize=None)
+def _make_conv(padding: Padding, forward: str, input_grad: str):
+    """conv(x, kernel) with the hand-written VJP; ``forward`` is 'xla' or 'patches'."""
+
+    def apply(x, kernel):
+        if forward == "xla":
+            return _xla_conv(x, kernel, padding)
+        return _conv_forward(x, kernel, padding)
+
+    @jax.custom_vjp
+    def conv(x, kernel):
+        return apply(x, kernel)
+
+    def fwd(x, kernel):
+        # Only the inputs are kept: the patches are recomputed (a cheap copy) in bwd.
+        return apply(x, kernel), (x, kernel)
+
+    def bwd(res, dy):
+        x, kernel = res
+        dx = _input_grad(dy, kernel, padding, x.shape, input_grad)
+        return dx, _kernel_grad(x, dy, kernel.shape, padding)
+
+    conv.defvjp(fwd, bwd)
+    return conv
+
+
+def conv2d(
+    x: jax.Array,
+    kernel: jax.Array,
+    bias: jax.Array | None = None,
+    *,
+    padding: int | Sequence[Sequence[int]] = 0,
+    method: str = "auto",
+    input_grad: str = "col2im",
+) -> jax.Array:
+    """Stride-1, undilated 2-D convolution (cross-correlation, like PyTorch and XLA).
+
+    Args:
+      x: float [N, H, W, C] (NHWC).
+      kernel: float [kh, kw, C, O] (HWIO), same dtype as ``x``.
+      bias: optional float [O], added to every output pixel.
+      padding: zeros added on each side, an int or ((top, bottom), (left, right)).
+      method: 'auto' (``choose_method``: the fastest measured for this padding), 'xla'
+        (``lax.conv_general_dilated`` and its derived gradients), 'hybrid' (XLA's forward
+        and input gradient, weight gradient as patches^T @ dy) or 'patches' (im2col + GEMM
+        forward and both gradients hand-written).
+      input_grad: how 'hybrid' and 'patches' compute the input gradient: 'col2im'
+        (fastest measured), 'transpose' or 'xla' (XLA's derived one).
+
+    Returns:
+      float [N, H + top + bottom - kh + 1, W + left + right - kw + 1, O].
+
+    Raises:
+      ValueError: shapes that do not fit together, or an unknown method.
+    """
+    if x.ndim != 4 or kernel.ndim != 4:
+        raise ValueError(
+            f"conv2d needs x [N, H, W, C] and kernel [kh, kw, C, O]; got shapes "
+            f"{x.shape} and {kernel.shape}"
+        )
+    if x.shape[-1] != kernel.shape[2]:
+        raise ValueError(
+            f"x has {x.shape[-1]} channels but the kernel expects {kernel.shape[2]}: "
+            "the kernel must be HWIO"
+        )
+    if input_grad not in INPUT_GRAD_METHODS:
+        raise ValueError(
+            f"unknown input_grad {input_grad!r}: choose one of {', '.join(INPUT_GRAD_METHODS)}"
+        )
+    pad = _as_padding(padding)
+    if method == "auto":
+        method = choose_method(kernel.shape[:2], pad)
+    if method == "xla":
+        y = _xla_conv(x, kernel, pad)
+    elif method == "hybrid":
+        y = _make_conv(pad, "xla", input_grad)(x, kernel)
+    elif method == "patches":
+        y = _make_conv(pad, "patches", input_grad)(x, kernel)
+    else:
+        raise ValueError(
+            f"unknown conv2d method {method!r}: choose one of {', '.join(METHODS)}"
+        )
+    if bias is not None:
+        y = y + bias.astype(y.dtype)
+    return y
+
+
+class Conv(nn.Module):
+    """flax.linen.Conv for stride 1, no dilation, explicit padding; computed by ``conv2d``.
+
+    Variables: ``kernel`` [kh, kw, C, features] (HWIO) and ``bias`` [features], created with
+    ``kernel_init`` and ``bias_init`` exactly as flax.linen.Conv creates them.
+    """
+
+    features: int
+    kernel_size: tuple[int, int]
+    padding: Any = 0
+    use_bias: bool = True
+    kernel_init: nn.initializers.Initializer = nn.initializers.lecun_normal()
+    bias_init: nn.initializers.Initializer = nn.initializers.zeros
+    param_dtype: Any = jnp.float32
+    method: str = "auto"
+    input_grad: str = "col2im"
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        kh, kw = self.kernel_size
+        kernel = self.param(
+            "kernel", self.kernel_init, (kh, kw, x.shape[-1], self.features), self.param_dtype
+        )
+        bias = (
+            self.param("bias", self.bias_init, (self.features,), self.param_dtype)
+            if self.use_bias else None
+        )
+        dtype = jnp.result_type(x, kernel)
+        return conv2d(
+            x.astype(dtype), kernel.astype(dtype),
+            None if bias is None else bias.astype(dtype),
+            padding=self.padding, method=self.method, input_grad=self.input_grad,
+        )

@@ -1,0 +1,274 @@
+"""Train-step and eval throughput of hw4jax's CNN against the homework's PyTorch model.
+
+  python scripts/bench.py                                  # batch 4 20 64 128 256
+  python scripts/bench.py --batch-sizes 20 256 --repeats 3 --chunk-seconds 0.5   # quick
+  python scripts/bench.py --torch-compile --data-dir DIR --json
+
+In one process, with the same thread count for both frameworks: images/s of the train
+step (forward, backward, Adam update, BatchNorm statistics, dropout on) and of evaluation,
+for hw4jax (``hw4jax.train.make_train_step`` / ``make_eval_step``, what training runs) and
+for ``hw4jax.torch_reference.Net`` (eager; ``torch.compile`` with --torch-compile). The
+frameworks are timed in alternation (A B A B ...) in chunks of about --chunk-seconds, and
+the median chunk is reported, so a shared, loaded machine slows both alike; the ratios are
+the figures to read. Also: the compile time of JAX's first train step, a GEMM's GFLOP/s
+measured in the same run (the machine's matmul limit under its current load) and each
+figure's share of it, peak process RSS, the augmenting input pipeline's images/s (with
+--data-dir, the prepared tfds CIFAR-10), and the load average.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sys
+import time
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+# Floating-point operations of one image through the model (multiply-add = 2), from the
+# layer shapes in hw4jax.models: convs (H_out, C_in, C_out) then the linear layers.
+_CONV_SHAPES = ((32, 3, 6), (32, 6, 10), (16, 10, 20), (18, 20, 40), (11, 40, 80), (13, 80, 160))
+_DENSE_SHAPES = ((5760, 1024), (1024, 128), (128, 10))
+FORWARD_FLOPS = (sum(2 * h * h * 9 * c * o for h, c, o in _CONV_SHAPES)
+                 + sum(2 * i * o for i, o in _DENSE_SHAPES))
+# Backward costs two forwards (input and weight gradients); conv1's input gradient is
+# skipped by both frameworks but is under 0.2% of the total, so it is ignored.
+TRAIN_FLOPS = 3 * FORWARD_FLOPS
+
+
+def _median_rate(runs: list[float]) -> float:
+    return float(np.median(runs))
+
+
+def _timed_chunk(step: Callable[[], object], images_per_step: int, seconds: float) -> float:
+    """Calls ``step`` (which must block until done) until ``seconds`` have passed: images/s."""
+    n, start = 0, time.perf_counter()
+    while True:
+        step()
+        n += 1
+        elapsed = time.perf_counter() - start
+        if elapsed >= seconds:
+            return n * images_per_step / elapsed
+
+
+def _batch(batch_size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    images = rng.normal(size=(batch_size, 32, 32, 3)).astype(np.float32)
+    labels = rng.integers(0, 10, batch_size).astype(np.int32)
+    return images, labels
+
+
+class JaxRunner:
+    """hw4jax's jitted train and eval steps on one fixed batch (the state is donated)."""
+
+    def __init__(self, batch_size: int) -> None:
+        from hw4jax import train
+        from hw4jax.models import CNN
+        from hw4jax.optimizers import make_optimizer
+
+        mesh = train.make_mesh()
+        self.state = train.create_train_state(
+            jax.random.key(0), model=CNN(), tx=make_optimizer("adam", 1e-3))
+        images, labels = _batch(batch_size, 0)
+        self.batch = train.shard_batch({"image": images, "label": labels}, mesh)
+        self.eval_batch = train.shard_batch(
+            {"image": images, "label": labels, "mask": np.ones(batch_size, bool)}, mesh)
+        self._train = train.make_train_step(mesh)
+        self._eval = train.make_eval_step(mesh)
+        start = time.perf_counter()
+        self.train_step()
+        self.compile_seconds = time.perf_counter() - start
+        self.eval_step()
+
+    def train_step(self) -> None:
+        self.state, metrics = self._train(self.state, self.batch)
+        jax.block_until_ready(metrics)
+
+    def eval_step(self) -> None:
+        jax.block_until_ready(self._eval(self.state, self.eval_batch))
+
+
+class TorchRunner:
+    """The homework's PyTorch Net: train step (train mode, Adam) and no_grad eval."""
+
+    def __init__(self, batch_size: int, *, compile: bool) -> None:
+        import torch
+
+        from hw4jax import torch_reference
+
+        torch.manual_seed(0)
+        self.torch = torch
+        self.model = torch_reference.Net()
+        self.optimizer = torch_reference.make_torch_optimizer(
+            "adam", self.model.parameters(), 1e-3)
+        images, labels = _batch(batch_size, 0)
+        self.images = torch.from_numpy(images.transpose(0, 3, 1, 2).copy())
+        self.labels = torch.from_numpy(labels.astype(np.int64))
+        self.forward = torch.compile(self.model) if compile else self.model
+        start = time.perf_counter()
+        self.train_step()
+        self.eval_step()
+        self.compile_seconds = time.perf_counter() - start
+
+    def train_step(self) -> None:
+        torch = self.torch
+        self.model.train()
+        self.optimizer.zero_grad()
+        loss = torch.nn.functional.cross_entropy(self.forward(self.images), self.labels)
+        loss.backward()
+        self.optimizer.step()
+        loss.item()
+
+    def eval_step(self) -> None:
+        self.model.eval()
+        with self.torch.no_grad():
+            self.forward(self.images).sum().item()
+
+
+def matmul_gflops(*, size: int = 1024, seconds: float = 0.5) -> float:
+    """GFLOP/s of a float32 [size, size] @ [size, size] in JAX: the machine's current GEMM
+    limit (the best a convolution network's step can approach)."""
+    a = jnp.ones((size, size), jnp.float32)
+    f = jax.jit(lambda a: a @ a)
+    jax.block_until_ready(f(a))
+    rate = _timed_chunk(lambda: jax.block_until_ready(f(a)), 1, seconds)
+    return rate * 2 * size**3 / 1e9
+
+
+def pipeline_rate(data_dir: str, *, batch_size: int, num_batches: int) -> float:
+    """Images/s of the augmenting train input pipeline on the prepared CIFAR-10."""
+    from hw4jax import augment, cifar10, input_pipeline
+
+    split = cifar10.load_split("train", data_dir=data_dir)
+    ds = input_pipeline.train_dataset(
+        split, batch_size=batch_size, seed=0, epoch=0, augment=augment.AugmentConfig(),
+        num_epochs=2, process_index=0, process_count=1)
+    return input_pipeline.measure_throughput(ds, num_batches=num_batches)
+
+
+def run_benchmark(*, batch_sizes: list[int], repeats: int, chunk_seconds: float,
+                  torch_compile: bool, threads: int, data_dir: str | None,
+                  log: Callable[[str], None]) -> dict:
+    """Measures everything the module docstring lists; returns a JSON-able dict."""
+    import torch
+
+    torch.set_num_threads(threads)
+    result: dict = {
+        "threads": threads, "jax": jax.__version__, "torch": torch.__version__,
+        "train_mflop_per_image": TRAIN_FLOPS / 1e6,
+        "eval_mflop_per_image": FORWARD_FLOPS / 1e6,
+        "load_average_start": os.getloadavg()[0], "rows": [],
+    }
+    gemm = []
+    for batch_size in batch_sizes:
+        log(f"batch {batch_size}: compiling")
+        runners = {"jax": JaxRunner(batch_size), "torch": TorchRunner(batch_size, compile=False)}
+        if torch_compile:
+            runners["torch_compiled"] = TorchRunner(batch_size, compile=True)
+        rates = {(name, kind): [] for name in runners for kind in ("train", "eval")}
+        for _ in range(repeats):
+            for kind in ("train", "eval"):
+                for name, runner in runners.items():  # A B A B: load hits both alike
+                    step = getattr(runner, f"{kind}_step")
+                    rates[name, kind].append(_timed_chunk(step, batch_size, chunk_seconds))
+            gemm.append(matmul_gflops(seconds=chunk_seconds / 2))
+        row = {"batch_size": batch_size,
+               "jax_first_step_seconds": runners["jax"].compile_seconds}
+        for (name, kind), runs in rates.items():
+            row[f"{name}_{kind}"] = _median_rate(runs)
+        for kind in ("train", "eval"):
+            best_torch = max(row[f"{n}_{kind}"] for n in runners if n != "jax")
+            row[f"{kind}_ratio_vs_best_torch"] = row[f"jax_{kind}"] / best_torch
+            row[f"{kind}_ratio_vs_torch_eager"] = row[f"jax_{kind}"] / row[f"torch_{kind}"]
+        result["rows"].append(row)
+        log(f"batch {batch_size}: jax train {row['jax_train']:.0f}/s, torch "
+            f"{row['torch_train']:.0f}/s; eval {row['jax_eval']:.0f}/s vs "
+            f"{row['torch_eval']:.0f}/s")
+        del runners
+    result["gemm_gflops"] = float(np.median(gemm))
+    if data_dir is not None:
+        result["pipeline_images_per_second"] = pipeline_rate(
+            data_dir, batch_size=max(batch_sizes), num_batches=50)
+    else:
+        result["pipeline_images_per_second"] = None
+    result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    stats = jax.devices()[0].memory_stats()
+    result["jax_peak_bytes_in_use"] = None if stats is None else stats.get("peak_bytes_in_use")
+    result["load_average_end"] = os.getloadavg()[0]
+    return result
+
+
+def format_table(result: dict) -> str:
+    """The human-readable table of ``run_benchmark``'s result."""
+    compiled = any("torch_compiled_train" in r for r in result["rows"])
+    gemm = result["gemm_gflops"]
+    head = ["batch", "jax train", "torch train"] + (["compiled"] if compiled else []) + [
+        "ratio", "%GEMM", "jax eval", "torch eval"] + (["compiled"] if compiled else []) + [
+        "ratio", "%GEMM", "1st step s"]
+    lines = ["  ".join(f"{h:>11}" for h in head)]
+    for r in result["rows"]:
+        cells = [f"{r['batch_size']}", f"{r['jax_train']:.0f}", f"{r['torch_train']:.0f}"]
+        if compiled:
+            cells.append(f"{r['torch_compiled_train']:.0f}")
+        cells += [f"{r['train_ratio_vs_best_torch']:.2f}x",
+                  f"{100 * r['jax_train'] * TRAIN_FLOPS / 1e9 / gemm:.0f}%",
+                  f"{r['jax_eval']:.0f}", f"{r['torch_eval']:.0f}"]
+        if compiled:
+            cells.append(f"{r['torch_compiled_eval']:.0f}")
+        cells += [f"{r['eval_ratio_vs_best_torch']:.2f}x",
+                  f"{100 * r['jax_eval'] * FORWARD_FLOPS / 1e9 / gemm:.0f}%",
+                  f"{r['jax_first_step_seconds']:.1f}"]
+        lines.append("  ".join(f"{c:>11}" for c in cells))
+    pipeline = result["pipeline_images_per_second"]
+    lines += [
+        "images/s, median of the interleaved chunks; ratio = jax / best torch"
+        + (" (eager or compiled)" if compiled else " (eager)")
+        + f"; %GEMM = model GFLOP/s ({result['train_mflop_per_image']:.0f} MFLOP per train "
+        f"image, {result['eval_mflop_per_image']:.0f} per eval image) / {gemm:.0f} GFLOP/s "
+        "(1024^3 float32 GEMM measured in this run)",
+        "input pipeline (augmenting): " + (f"{pipeline:,.0f} images/s" if pipeline else
+                                           "skipped (pass --data-dir with prepared CIFAR-10)"),
+        f"threads {result['threads']} (torch.set_num_threads; XLA uses every core), "
+        f"jax {result['jax']}, torch {result['torch']}, peak RSS "
+        f"{result['peak_rss_mib']:.0f} MiB, jax device peak bytes "
+        f"{result['jax_peak_bytes_in_use'] or 'n/a (CPU)'}, load average "
+        f"{result['load_average_start']:.1f} -> {result['load_average_end']:.1f}",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--batch-sizes", type=int, nargs="+", default=[4, 20, 64, 128, 256])
+    p.add_argument("--repeats", type=int, default=5, help="timed chunks per figure")
+    p.add_argument("--chunk-seconds", type=float, default=1.0, help="length of one chunk")
+    p.add_argument("--torch-compile", action="store_true", help="also time torch.compile")
+    p.add_argument("--data-dir", default=None,
+                   help="tfds dir with prepared CIFAR-10: also time the input pipeline")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    args = p.parse_args(argv)
+    if min(args.batch_sizes) < 1 or args.repeats < 1 or not args.chunk_seconds > 0:
+        print("error: batch sizes and --repeats must be >= 1, --chunk-seconds > 0",
+              file=sys.stderr)
+        return 2
+    threads = len(os.sched_getaffinity(0))
+    log = (lambda s: None) if args.json else (lambda s: print(s, file=sys.stderr, flush=True))
+    try:
+        result = run_benchmark(
+            batch_sizes=args.batch_sizes, repeats=args.repeats,
+            chunk_seconds=args.chunk_seconds, torch_compile=args.torch_compile,
+            threads=threads, data_dir=args.data_dir, log=log)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(json.dumps(result, indent=1) if args.json else format_table(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,157 @@
+"""hw4jax.conv computes XLA's (and PyTorch's) stride-1 convolution, values and gradients."""
+
+from __future__ import annotations
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from hw4jax import conv as conv_lib
+from hw4jax import models
+
+# (batch, height, width, in channels, out channels, padding): the model's two kinds of layer
+# ('same' padding 1, and padding 2 that grows the image) at reduced sizes, an unpadded
+# non-square case and an asymmetric padding.
+CASES = [
+    (2, 8, 8, 3, 6, 1), (2, 5, 5, 8, 16, 2), (3, 7, 5, 4, 3, 0), (1, 6, 8, 2, 5, ((0, 2), (1, 0))),
+]
+METHODS = [("patches", "transpose"), ("hybrid", "col2im"), ("hybrid", "xla"), ("auto", "col2im")]
+
+
+def _pad_pairs(padding):
+    return ((padding, padding), (padding, padding)) if isinstance(padding, int) else padding
+
+
+def _reference(x, kernel, bias, padding):
+    return jax.lax.conv_general_dilated(
+        x, kernel, (1, 1), _pad_pairs(padding), dimension_numbers=("NHWC", "HWIO", "NHWC"),
+        precision=jax.lax.Precision.HIGHEST) + bias
+
+
+def _inputs(case, dtype):
+    """x, kernel, bias and an output cotangent, drawn with numpy (no eager JAX compiles)."""
+    n, h, w, c, o, padding = case
+    rng = np.random.default_rng(sum(case[:5]))
+    x = jnp.asarray(rng.normal(size=(n, h, w, c)), dtype)
+    kernel = jnp.asarray(rng.normal(size=(3, 3, c, o)), dtype)
+    bias = jnp.asarray(rng.normal(size=(o,)), dtype)
+    y_shape = jax.eval_shape(lambda: _reference(x, kernel, bias, padding)).shape
+    cotangent = jnp.asarray(rng.normal(size=y_shape), dtype)
+    return x, kernel, bias, cotangent
+
+
+def _value_and_grads(fn, x, kernel, bias, cotangent):
+    """fn's output and the gradients of <fn(x, kernel, bias), cotangent> w.r.t. all three."""
+    y = fn(x, kernel, bias)
+    grads = jax.grad(lambda *a: jnp.sum(fn(*a) * cotangent), argnums=(0, 1, 2))(x, kernel, bias)
+    return (y, *grads)
+
+
+def _max_relative_error(got, want):
+    got, want = np.asarray(got), np.asarray(want)
+    return float(np.max(np.abs(got - want)) / np.max(np.abs(want)))
+
+
+@pytest.mark.parametrize("method,input_grad", METHODS)
+@pytest.mark.parametrize("case", CASES, ids=lambda c: "x".join(map(str, c[:5])) + f"p{c[5]}")
+def test_matches_xla_in_float64_and_float32(case, method, input_grad):
+    """Output, d/dx, d/dkernel and d/dbias equal lax.conv_general_dilated's to 1e-12 (float64)
+    and 1e-5 (float32) relative, under jit."""
+    padding = case[-1]
+
+    def ours(x, kernel, bias):
+        return conv_lib.conv2d(x, kernel, bias, padding=padding, method=method,
+                               input_grad=input_grad)
+
+    def ref(x, kernel, bias):
+        return _reference(x, kernel, bias, padding)
+
+    for dtype, tol in ((jnp.float64, 1e-12), (jnp.float32, 1e-5)):
+        with jax.enable_x64(dtype == jnp.float64):
+            args = _inputs(case, dtype)
+            got = jax.jit(lambda *a: _value_and_grads(ours, *a))(*args)
+            want = jax.jit(lambda *a: _value_and_grads(ref, *a))(*args)
+            for name, g, w in zip(("y", "dx", "dkernel", "dbias"), got, want):
+                assert g.dtype == w.dtype == dtype, name
+                assert g.shape == w.shape, name
+                err = _max_relative_error(g, w)
+                assert err < tol, f"{name} {np.dtype(dtype).name}: relative error {err:.3g}"
+
+
+@pytest.mark.parametrize("method", ["patches", "hybrid"])
+def test_matches_torch_conv2d(method):
+    """Forward and both gradients equal torch.nn.functional.conv2d's (float64, NCHW/OIHW
+    transposed), for the model's padded layer shape (9x9x40 -> 11x11x80, padding 2)."""
+    torch = pytest.importorskip("torch")
+    case = (2, 9, 9, 40, 80, 2)
+    with jax.enable_x64(True):
+        x, kernel, bias, cotangent = _inputs(case, jnp.float64)
+        y, dx, dkernel, dbias = _value_and_grads(
+            lambda x, k, b: conv_lib.conv2d(x, k, b, padding=2, method=method),
+            x, kernel, bias, cotangent)
+    tx = torch.tensor(np.asarray(x).transpose(0, 3, 1, 2), requires_grad=True)
+    tk = torch.tensor(np.asarray(kernel).transpose(3, 2, 0, 1), requires_grad=True)
+    tb = torch.tensor(np.asarray(bias), requires_grad=True)
+    ty = torch.nn.functional.conv2d(tx, tk, tb, padding=2)
+    ty.backward(torch.tensor(np.asarray(cotangent).transpose(0, 3, 1, 2)))
+    pairs = [(y, ty.detach().numpy().transpose(0, 2, 3, 1)),
+             (dx, tx.grad.numpy().transpose(0, 2, 3, 1)),
+             (dkernel, tk.grad.numpy().transpose(2, 3, 1, 0)),
+             (dbias, tb.grad.numpy())]
+    for got, want in pairs:
+        assert _max_relative_error(got, want) < 1e-12
+
+
+def test_auto_picks_xla_only_where_its_gradient_is_fast():
+    """'auto' keeps XLA's convolution for 'same'/'valid' padding and the hand-written weight
+    gradient for padding beyond (k - 1) / 2, where XLA's derived one is many times slower."""
+    assert conv_lib.choose_method((3, 3), ((1, 1), (1, 1))) == "xla"
+    assert conv_lib.choose_method((3, 3), ((0, 0), (0, 0))) == "xla"
+    assert conv_lib.choose_method((3, 3), ((2, 2), (2, 2))) != "xla"
+
+
+def test_module_matches_flax_conv():
+    """conv.Conv has flax.linen.Conv's variables (names, shapes, initial values for the same
+    key) and output, so it drops into the CNN without changing its checkpoints."""
+    x = jnp.asarray(np.random.default_rng(1).normal(size=(2, 9, 9, 40)), jnp.float32)
+    kwargs = dict(kernel_init=models.torch_default_kernel_init,
+                  bias_init=models.torch_default_bias_init(360))
+    ours = conv_lib.Conv(80, (3, 3), padding=((2, 2), (2, 2)), **kwargs)
+    flax_conv = nn.Conv(80, (3, 3), padding=((2, 2), (2, 2)), **kwargs)
+    v_ours = jax.jit(ours.init)(jax.random.key(0), x)
+    v_flax = jax.jit(flax_conv.init)(jax.random.key(0), x)
+    assert jax.tree.structure(v_ours) == jax.tree.structure(v_flax)
+    for a, b in zip(jax.tree.leaves(v_ours), jax.tree.leaves(v_flax)):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(jax.jit(ours.apply)(v_ours, x),
+                               jax.jit(flax_conv.apply)(v_flax, x),
+                               rtol=1e-5, atol=1e-5)
+
+
+def test_cnn_variables_unchanged():
+    """The CNN's conv variables keep their names and HWIO shapes (checkpoints still load)."""
+    variables = jax.eval_shape(
+        lambda: models.CNN().init({"params": jax.random.key(0)}, jnp.zeros((1, 32, 32, 3)),
+                                  train=False))
+    channels = 3
+    for name, features, _ in models.CONV_LAYERS:
+        p = variables["params"][name]
+        assert set(p) == {"kernel", "bias"}
+        assert p["kernel"].shape == (3, 3, channels, features)
+        assert p["bias"].shape == (features,)
+        channels = features
+
+
+@pytest.mark.parametrize("bad,match", [
+    (dict(x=jnp.zeros((2, 8, 8)), kernel=jnp.zeros((3, 3, 3, 4))), "x \\[N, H, W, C\\]"),
+    (dict(x=jnp.zeros((2, 8, 8, 3)), kernel=jnp.zeros((3, 3, 4, 3))), "HWIO"),
+    (dict(x=jnp.zeros((2, 8, 8, 3)), kernel=jnp.zeros((3, 3, 3, 4)), method="fft"), "method"),
+    (dict(x=jnp.zeros((2, 8, 8, 3)), kernel=jnp.zeros((3, 3, 3, 4)), input_grad="x"),
+     "input_grad"),
+])
+def test_bad_arguments_raise_value_error(bad, match):
+    """Mismatched shapes and unknown options raise ValueError naming the problem."""
+    with pytest.raises(ValueError, match=match):
+        conv_lib.conv2d(**bad)
