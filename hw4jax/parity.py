@@ -8,11 +8,12 @@ compares one quantity computed by hw4jax with the one PyTorch computes:
   two programs are the same function: eval logits, train-mode logits and loss (dropout
   off), the gradient of every parameter, BatchNorm running statistics after a train step,
   and the parameters after k steps of Adam, SGD and SGD with momentum on the same
-  batches; all within 1e-10 normwise relative error.
+  batches; all within 1e-10 normwise relative error, but Adam's parameters: 1e-9 (below).
 
   float32, as users run it: eval logits and train-mode loss within 1e-5, every gradient
   within 2e-3 normwise relative error (float32 rounding amplified by BatchNorm's
-  backward), and the parameters after k optimizer steps.
+  backward), and the parameters after k optimizer steps (SGD, momentum: 1e-5; Adam: only
+  bounded, see below).
 
   The 2-2-1 network of Question 2 (``hw4jax.backprop`` against torch autograd) and the
   augmentation golden fixtures (``hw4jax.augment`` against torchvision's outputs), when
@@ -23,9 +24,16 @@ Error measures: max abs error ``max|got - want|`` and normwise relative error
 
 The conv biases that feed a BatchNorm (conv1, conv3, conv5) have an exactly zero gradient
 in train mode (BatchNorm subtracts the batch mean); both frameworks return rounding noise
-there, so those rows use absolute error. Adam divides that noise by its own RMS, so in
-float32 it turns into steps of a good fraction of the learning rate with random sign;
-those rows are shown, with the bound Adam's step size gives, not hidden.
+there, so those rows use absolute error. Adam divides that noise by its own RMS (plus
+eps = 1e-8), so in float32 it turns into steps of a good fraction of the learning rate
+with random sign (measured: the biases differ by 2.5e-3 after 3 steps of lr 1e-3, and
+elements of other tensors whose gradient is within rounding of zero likewise, 5e-3
+normwise on fc1's kernel); those rows are shown, with the bound Adam's step size gives,
+not hidden. The same holds wherever |gradient| < eps: there Adam's step is about
+lr * g / eps, so gradient rounding reaches the parameters multiplied by lr / eps = 1e5.
+In float64 that is 1e-11 to 3e-10 normwise (hence Adam's 1e-9 bound there, against 1e-10
+elsewhere); in float32 it is up to 2 lr per step, so the float32 Adam rows bound the
+difference by 2 k lr and prove nothing more: the float64 rows are the proof.
 
 Nothing here changes a global JAX or torch setting for longer than the check: float64
 runs under ``jax.enable_x64(True)``, the matmul precision under
@@ -35,7 +43,6 @@ runs under ``jax.enable_x64(True)``, the matmul precision under
 from __future__ import annotations
 
 import contextlib
-import copy
 import dataclasses
 import importlib.util
 import json
@@ -50,18 +57,20 @@ import numpy as np
 
 from hw4jax import torch_interop
 
-# Tolerances, each with the figure measured on CPU when it was set.
-F64_REL = 1e-10  # measured ~1e-15 (logits) to ~1e-13 (params after Adam steps)
-F64_NOISE_ABS = 1e-12  # zero-gradient conv biases in float64, measured ~1e-17
-F32_LOGITS_ABS = 1e-5  # measured ~2e-7
-F32_LOSS_ABS = 1e-5  # measured ~2e-7
-F32_GRAD_REL = 2e-3  # measured up to ~1e-3 (BatchNorm backward in float32)
-F32_NOISE_ABS = 1e-5  # zero-gradient conv biases in float32, measured ~1e-7
+# Tolerances, each with the figure measured on CPU (batch 8, random images) when it was set.
+F64_REL = 1e-10  # measured 2e-16 (eval logits), 1e-14 (gradients), 1e-11 (3 Adam steps)
+F64_NOISE_ABS = 1e-12  # zero-gradient conv biases in float64, measured 1e-16
+F32_LOGITS_ABS = 1e-5  # measured 2e-8
+F32_LOSS_ABS = 1e-5  # measured 2.4e-7
+# Measured 3.5e-6 here; up to 9e-4 on other batches (float32 noise through BatchNorm's
+# backward grows with the batch statistics' spread).
+F32_GRAD_REL = 2e-3
+F32_NOISE_ABS = 1e-5  # zero-gradient conv biases in float32, measured 1e-7
 F32_PARAMS_REL = 1e-5  # params and running stats after k float32 SGD steps, measured ~2e-7
-# After k float32 Adam steps (see _optimizer_rows): measured ~5e-3 (fc1/kernel, params) and
-# ~3e-3 (bn1/mean, which follows conv1's noise-driven bias).
-F32_ADAM_PARAMS_REL = 2e-2
-F32_ADAM_STATS_REL = 2e-2
+# After k Adam steps (see _optimizer_rows): where |gradient| < eps, Adam's step is about
+# lr * g / eps, so gradient rounding reaches the parameters multiplied by lr / eps = 1e5.
+# float64: measured 1e-11 (weights from torch) to 3.3e-10 (from a hw4jax checkpoint).
+F64_ADAM_REL = 1e-9
 ADAM_EPS = 1e-8  # hw4jax.optimizers' and torch.optim.Adam's
 BACKPROP_ABS = 1e-12
 
@@ -165,7 +174,9 @@ def make_batches(
     ]
 
 
-def trained_torch_state_dict(*, seed: int, steps: int = 5, batch_size: int = 8) -> dict[str, np.ndarray]:
+def trained_torch_state_dict(
+    *, seed: int, steps: int = 5, batch_size: int = 8
+) -> dict[str, np.ndarray]:
     """A float32 ``Net`` state_dict after ``steps`` Adam steps (lr 1e-3, dropout on) on
     random batches from ``seed``: weights and BatchNorm statistics off their initial
     values, as a checkpoint's would be."""
@@ -389,6 +400,7 @@ def _optimizer_rows(label, params, want_params, stats, want_stats, *, x64: bool,
     """Three rows for one optimizer: the worst tensor of all parameters but the BN-fed conv
     biases, the worst running statistic, then those biases by absolute error.
 
+    Adam's rows get wider bounds (see F64_ADAM_REL); in float32 they are bounds only.
     The biases' gradients are rounding noise of size <= noise (the gradient rows' own
     absolute tolerance). SGD with momentum <= 1 moves them by at most
     lr * noise * k(k+1)/2 after k steps. Adam's step lr * m / (sqrt(v) + eps) is about
@@ -396,20 +408,21 @@ def _optimizer_rows(label, params, want_params, stats, want_stats, *, x64: bool,
     2 * k * lr * min(1, noise / eps): ~lr per step in float32, tiny in float64.
     """
     noise = F64_NOISE_ABS if x64 else F32_NOISE_ABS
+    criterion, note = "rel", ""
     if x64:
-        tol = stats_tol = F64_REL
-        note = ""
+        tol = F64_ADAM_REL if adam else F64_REL
+        if adam:
+            note = "Adam scales gradient rounding by lr/eps where |g| < eps"
     elif adam:
-        tol, stats_tol = F32_ADAM_PARAMS_REL, F32_ADAM_STATS_REL
-        note = ("float32: elements whose gradient is within rounding of 0 take +-lr steps "
-                "of random sign")
+        criterion, tol = "abs", 2 * steps * lr
+        note = ("float32: where |g| is near float32 rounding, Adam steps +-lr with random "
+                "sign; bound 2k lr, not a parity proof (the f64 rows are)")
     else:
-        tol = stats_tol = F32_PARAMS_REL
-        note = ""
+        tol = F32_PARAMS_REL
     rows = [_worst(label + ", params", params, want_params, tol, skip=_is_bn_fed_bias,
-                   note=note),
-            _worst(label + ", running stats", stats, want_stats, stats_tol,
-                   note=note and "follows the conv1/3/5 biases' noise steps")]
+                   criterion=criterion, note=note),
+            _worst(label + ", running stats", stats, want_stats, tol, criterion=criterion,
+                   note=note)]
     biases = [p for p in params if _is_bn_fed_bias(p)]
     got = np.concatenate([np.asarray(params[p]) for p in biases])
     want = np.concatenate([want_params[p] for p in biases])
@@ -428,10 +441,14 @@ def _optimizer_rows(label, params, want_params, stats, want_stats, *, x64: bool,
 
 
 def _worst(label: str, got: Mapping[str, Any], want: Mapping[str, np.ndarray], tolerance: float,
-           *, skip: Callable[[str], bool] = lambda p: False, note: str = "") -> Row:
-    """The row of the tensor with the largest normwise relative error, named in the note."""
-    rows = {p: compare(label, got[p], want[p], tolerance=tolerance) for p in got if not skip(p)}
-    path, row = max(rows.items(), key=lambda kv: (not kv[1].passed, kv[1].rel_error or 0.0))
+           *, criterion: str = "rel", skip: Callable[[str], bool] = lambda p: False,
+           note: str = "") -> Row:
+    """The row of the tensor with the largest error (by ``criterion``), named in the note."""
+    rows = {p: compare(label, got[p], want[p], tolerance=tolerance, criterion=criterion)
+            for p in got if not skip(p)}
+    key = "rel_error" if criterion == "rel" else "max_abs_error"
+    path, row = max(rows.items(),
+                    key=lambda kv: (not kv[1].passed, getattr(kv[1], key) or 0.0))
     worst = f"worst of {len(rows)} tensors: {path}"
     return dataclasses.replace(row, note=f"{worst}; {note}" if note else worst)
 

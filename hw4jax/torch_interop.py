@@ -165,7 +165,9 @@ def _to_numpy(value: Any, what: str) -> np.ndarray:
         ) from e
 
 
-def state_dict_to_variables(state_dict: Mapping[str, Any]) -> dict[str, dict[str, dict[str, np.ndarray]]]:
+def state_dict_to_variables(
+    state_dict: Mapping[str, Any]
+) -> dict[str, dict[str, dict[str, np.ndarray]]]:
     """PyTorch ``Net`` state_dict -> Flax variables of ``hw4jax.models.CNN``.
 
     Args:
@@ -343,7 +345,7 @@ def export_checkpoint(
     """Writes the weights of a hw4jax training run's checkpoint as a PyTorch state_dict.
 
     Restores ``workdir``'s latest checkpoint (or ``step``) with ``hw4jax.train.restore_state``
-    under the run's own config (saved with the checkpoint), converts its params and
+    (which reads the run's optimizer settings from the checkpoint), converts its params and
     batch_stats with ``variables_to_state_dict`` (``num_batches_tracked`` = the state's
     step: every train step updates each BatchNorm once) and saves them to ``out_pt``, which
     ``Net().load_state_dict(torch.load(out_pt, weights_only=True))`` loads.
@@ -354,31 +356,23 @@ def export_checkpoint(
     Raises:
       ValueError: no checkpoint in ``workdir`` (or no such ``step``).
     """
-    import orbax.checkpoint as ocp
-
     from hw4jax import checkpoints, train
-    from hw4jax.config import Config
 
     if checkpoints.latest_step(workdir) is None:
         raise ValueError(
             f"no checkpoint in {os.fspath(workdir)!r}: point it at a training run's workdir "
             "(python scripts/train.py --workdir ...)"
         )
-    manager = checkpoints.checkpoint_manager(workdir, read_only=True)
-    step = manager.latest_step() if step is None else step
-    if step not in manager.all_steps():
-        raise ValueError(
-            f"no checkpoint of step {step} in {os.fspath(workdir)!r}: it has steps "
-            f"{sorted(manager.all_steps())}"
-        )
-    # The optimizer settings shape opt_state, so the run's own config restores the state.
-    progress = manager.restore(
-        step, args=ocp.args.Composite(progress=ocp.args.JsonRestore())).progress
-    config = Config(**progress["config"])
-    state, _ = train.restore_state(workdir, config, step=step)
-    variables = {"params": state.params, "batch_stats": state.batch_stats}
+    if step is not None:
+        steps = checkpoints.checkpoint_manager(workdir, read_only=True).all_steps()
+        if step not in steps:
+            raise ValueError(
+                f"no checkpoint of step {step} in {os.fspath(workdir)!r}: it has steps "
+                f"{sorted(steps)}"
+            )
+    state, _ = train.restore_state(workdir, step=step)
     state_dict = variables_to_state_dict(
-        variables, num_batches_tracked=int(np.asarray(state.step)))
+        {"params": state.params, "batch_stats": state.batch_stats},
+        num_batches_tracked=int(np.asarray(state.step)))
     save_state_dict_file(state_dict, out_pt)
     return state_dict
-

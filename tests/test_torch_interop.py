@@ -10,6 +10,7 @@ torch = pytest.importorskip("torch")
 from hw4jax import checkpoints, torch_interop, torch_reference, train  # noqa: E402
 from hw4jax.config import get_config  # noqa: E402
 from hw4jax.models import CNN  # noqa: E402
+from hw4jax.optimizers import make_optimizer  # noqa: E402
 
 
 def _net_state_dict(seed: int = 0, dtype=torch.float32) -> dict[str, np.ndarray]:
@@ -24,8 +25,8 @@ def _net_state_dict(seed: int = 0, dtype=torch.float32) -> dict[str, np.ndarray]
             sd[key] = rng.uniform(0.5, 2.0, sd[key].shape).astype(sd[key].dtype)
         elif key.endswith("num_batches_tracked"):
             sd[key] = np.asarray(7, np.int64)
-        elif key.startswith("conv_layer.") and key.endswith((".weight", ".bias")) and sd[key].ndim == 1:
-            sd[key] = rng.normal(size=sd[key].shape).astype(sd[key].dtype)  # BN affine
+        elif key.startswith("conv_layer.") and sd[key].ndim == 1:  # BN affine, conv biases
+            sd[key] = rng.normal(size=sd[key].shape).astype(sd[key].dtype)
     return sd
 
 
@@ -90,8 +91,11 @@ def test_round_trip_state_dict_flax_state_dict_is_exact(dtype):
 
 
 def test_round_trip_flax_state_dict_flax_is_exact():
-    """CNN variables -> state_dict -> variables gives back every array bit for bit."""
-    variables = CNN().init({"params": jax.random.key(3)}, jnp.zeros((1, 32, 32, 3)), train=False)
+    """CNN variables (random, of CNN's shapes: see the layout test) -> state_dict ->
+    variables gives back every array bit for bit."""
+    rng = np.random.default_rng(3)
+    variables = jax.tree.map(lambda shape: jnp.asarray(rng.normal(size=shape), jnp.float32),
+                             torch_interop.FLAX_SHAPES, is_leaf=lambda x: isinstance(x, tuple))
     back = torch_interop.state_dict_to_variables(torch_interop.variables_to_state_dict(variables))
     jax.tree.map(np.testing.assert_array_equal, back, jax.tree.map(np.asarray, variables))
 
@@ -192,7 +196,15 @@ def test_export_checkpoint_gives_pytorch_the_same_predictions(tmp_path):
     loads into Net (weights_only) and gives hw4jax's eval logits (float32, 1e-5) and
     predictions; num_batches_tracked is the step count."""
     config = get_config(batch_size=8, seed=0, augment=False)
-    state = train.initial_state(config)
+    # The run's start state from PyTorch-initialized weights (the init hw4jax's CNN uses
+    # too) rather than train.initial_state: CNN.init's compilation costs 10-40 s on a CPU,
+    # and export_checkpoint's restore already runs it once.
+    variables = torch_interop.state_dict_to_variables(_net_state_dict(seed=5))
+    state = train.TrainState.create(
+        apply_fn=CNN().apply, params=variables["params"], batch_stats=variables["batch_stats"],
+        tx=make_optimizer(config.optimizer, config.learning_rate),
+        key=jax.random.key_data(jax.random.key(0)))
+    state = state.replace(step=jnp.zeros((), jnp.int32))
     step = jax.jit(train.train_step)
     rng = np.random.default_rng(0)
     for _ in range(3):
@@ -220,5 +232,7 @@ def test_export_checkpoint_gives_pytorch_the_same_predictions(tmp_path):
     np.testing.assert_array_equal(got.argmax(-1), np.asarray(want).argmax(-1))
     assert (got.argmax(-1) == labels).mean() == (np.asarray(want).argmax(-1) == labels).mean()
 
-    with pytest.raises(ValueError, match="no checkpoint"):
+    with pytest.raises(ValueError, match="no checkpoint in"):
         torch_interop.export_checkpoint(tmp_path / "empty", out)
+    with pytest.raises(ValueError, match=r"no checkpoint of step 99 .* it has steps \[3\]"):
+        torch_interop.export_checkpoint(tmp_path, out, step=99)
