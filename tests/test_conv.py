@@ -155,3 +155,25 @@ def test_bad_arguments_raise_value_error(bad, match):
     """Mismatched shapes and unknown options raise ValueError naming the problem."""
     with pytest.raises(ValueError, match=match):
         conv_lib.conv2d(**bad)
+
+
+def _bench_script():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "bench.py"
+    spec = importlib.util.spec_from_file_location("bench_script", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_bench_flops_and_bad_flags(capsys):
+    """scripts/bench.py: the model's FLOP count is the known 65 MFLOP forward / 195 train per
+    image, and a bad flag exits 2 with one 'error:' line (before any measurement)."""
+    bench = _bench_script()
+    assert round(bench.FORWARD_FLOPS / 1e6) == 65
+    assert round(bench.TRAIN_FLOPS / 1e6) == 195
+    assert bench.main(["--repeats", "0"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:")
