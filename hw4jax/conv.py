@@ -84,7 +84,7 @@ def extract_patches(x: jax.Array, kernel_size: tuple[int, int], padding: Padding
     xp = lax.pad(x, jnp.zeros((), x.dtype), ((0, 0, 0), (pt, pb, 0), (pl, pr, 0), (0, 0, 0)))
     ho = xp.shape[1] - kh + 1
     wo = xp.shape[2] - kw + 1
-    # Slices along W first, then H, keep each concatenated block contiguous in (kw, C).
+    # Window offsets in (row, column) order, each a [N, Ho, Wo, C] block: (kh, kw, C) rows.
     return jnp.concatenate(
         [xp[:, i:i + ho, j:j + wo, :] for i in range(kh) for j in range(kw)], axis=-1
     )
