@@ -11,21 +11,14 @@ write-up's hand-computed numbers against it (homework setting only).
 
 from __future__ import annotations
 
-import argparse
 import sys
 
-from hw4jax import backprop, hand_derivation
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line and exit 2, like library errors
-        print(f"error: {message}", file=sys.stderr)
-        sys.exit(2)
+from hw4jax import backprop, cli, hand_derivation
 
 
 def main(argv: list[str] | None = None) -> int:
     home = backprop.HOMEWORK
-    parser = _Parser(description=__doc__.split("\n\n")[0])
+    parser = cli.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--inputs", type=float, nargs="+", default=list(home.inputs),
                         metavar="I", help="i1 i2 (default: 3 5)")
     parser.add_argument("--target", type=float, default=home.target, help="y (default: 1)")

@@ -28,14 +28,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-EXIT_BAD_INPUT = 2
+from hw4jax import cli
+
+EXIT_BAD_INPUT = cli.EXIT_BAD_INPUT
 EXIT_MISMATCH = 3
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):
-        print(f"error: {message}", file=sys.stderr)
-        sys.exit(EXIT_BAD_INPUT)
 
 
 def _examples(text: str) -> int | None:
@@ -48,9 +44,9 @@ def _examples(text: str) -> int | None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(description=__doc__.split("\n\n")[0],
-                epilog=__doc__.split("\n\n", 1)[1],
-                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = cli.ArgumentParser(description=__doc__.split("\n\n")[0],
+                           epilog=__doc__.split("\n\n", 1)[1],
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--optimizers", nargs="+", metavar="NAME[=LR]",
                    default=["adam=1e-3", "sgd=1e-2", "momentum=1e-2", "adamw=1e-3"],
                    help="the CNN's contestants, each adam|sgd|momentum|adamw with an optional "

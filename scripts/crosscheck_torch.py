@@ -15,7 +15,6 @@ Exit status: 0 when every row passes, 1 when one fails, 2 for bad input.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from pathlib import Path
@@ -23,17 +22,11 @@ from pathlib import Path
 # TensorFlow (the augmentation rows) logs at import; keep it quiet unless asked.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from hw4jax import parity  # noqa: E402
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line and exit 2, like library errors
-        print(f"error: {message}", file=sys.stderr)
-        sys.exit(2)
+from hw4jax import cli, parity  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = _Parser(description=__doc__.split("\n\n")[0])
+    parser = cli.ArgumentParser(description=__doc__.split("\n\n")[0])
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--weights", type=Path,
                         help="a Net state_dict saved with torch.save (default: a seeded Net "

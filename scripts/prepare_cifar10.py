@@ -8,16 +8,15 @@ A bad archive prints one line ``error: ...`` and exits with status 2.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 
-from hw4jax import cifar10
+from hw4jax import cifar10, cli
 from hw4jax.cifar10_archive import default_archive_path
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = cli.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument(
         "--archive", default=str(default_archive_path()),
         help="cifar-10-binary.tar.gz or its extracted cifar-10-batches-bin/ folder",

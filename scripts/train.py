@@ -17,20 +17,16 @@ from __future__ import annotations
 import argparse
 import sys
 
-EXIT_BAD_INPUT = 2
+from hw4jax import cli
+
+EXIT_BAD_INPUT = cli.EXIT_BAD_INPUT
 EXIT_NON_FINITE = 3
 EXIT_INTERRUPTED = 130
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):
-        print(f"error: {message}", file=sys.stderr)
-        sys.exit(EXIT_BAD_INPUT)
-
-
 def _parser() -> argparse.ArgumentParser:
-    p = _Parser(description=__doc__.splitlines()[0],
-                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = cli.ArgumentParser(description=__doc__.splitlines()[0],
+                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--batch-size", type=int, default=4, help="global batch (all devices)")
     p.add_argument("--optimizer", default="adam", choices=("adam", "sgd", "momentum", "adamw"))
