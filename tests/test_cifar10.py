@@ -1,6 +1,5 @@
 """CIFAR-10 through tfds: offline preparation from the binary archive, loading, errors."""
 
-import importlib.util
 import io
 import tarfile
 import time
@@ -14,6 +13,7 @@ import tensorflow_datasets as tfds
 from hw4jax import cifar10
 from hw4jax.cifar10_archive import FOLDER, read_splits
 from hw4jax.models import CLASS_NAMES
+from script_loader import load_script
 
 TRAIN_FILES = [f"data_batch_{i}.bin" for i in range(1, 6)]
 RECORDS = 3  # per file in the tiny archives
@@ -147,11 +147,7 @@ def test_unprepared_data_dir_is_one_value_error_with_the_prepare_command(tmp_pat
 
 
 def _prepare_script():
-    path = Path(__file__).resolve().parents[1] / "scripts" / "prepare_cifar10.py"
-    spec = importlib.util.spec_from_file_location("prepare_cifar10", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("prepare_cifar10.py")
 
 
 def test_prepare_script_exits_2_with_one_line_on_a_bad_archive(tmp_path, capsys):

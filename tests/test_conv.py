@@ -10,6 +10,7 @@ import pytest
 
 from hw4jax import conv as conv_lib
 from hw4jax import models
+from script_loader import load_script
 
 # (batch, height, width, in channels, out channels, padding): the model's two kinds of layer
 # ('same' padding 1, and padding 2 that grows the image) at reduced sizes, an unpadded
@@ -158,14 +159,7 @@ def test_bad_arguments_raise_value_error(bad, match):
 
 
 def _bench_script():
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[1] / "scripts" / "bench.py"
-    spec = importlib.util.spec_from_file_location("bench_script", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("bench.py")
 
 
 def test_bench_flops_and_bad_flags(capsys):

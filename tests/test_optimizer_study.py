@@ -1,6 +1,5 @@
 """hw4jax.optimizer_study and scripts/compare_optimizers.py: Question 1 as an experiment."""
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from hw4jax import backprop, input_pipeline, train
 from hw4jax import optimizer_study as study_lib
 from hw4jax.models import CNN
 from hw4jax.optimizer_study import OptimizerSpec, StudyConfig, StudyMismatchError
+from script_loader import load_script as load_script_file
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "scripts" / "compare_optimizers.py"
@@ -27,10 +27,7 @@ CONTESTANTS = (OptimizerSpec("adam", 1e-3), OptimizerSpec("sgd", 1e-2),
 
 
 def load_script():
-    spec = importlib.util.spec_from_file_location("compare_optimizers", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script_file(SCRIPT.name)
 
 
 def in_memory(n: int, seed: int) -> tf.data.Dataset:

@@ -1,6 +1,5 @@
 """hw4jax.parity and scripts/crosscheck_torch.py: hw4jax equals the PyTorch reference."""
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from hw4jax import parity, torch_interop  # noqa: E402
+from script_loader import load_script
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "crosscheck_torch.py"
 
@@ -34,10 +34,7 @@ def _failed(rows):
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("crosscheck_torch", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT.name)
 
 
 def test_float64_same_function(state_dict, batches):

@@ -1,6 +1,5 @@
 """scripts/train.py: flags, output and exit codes (0 done, 2 bad input, 3 NaN loss, 130 Ctrl-C)."""
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +9,7 @@ import pytest
 import tensorflow_datasets as tfds
 
 from hw4jax import checkpoints, train
+from script_loader import load_script as load_script_file
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "scripts" / "train.py"
@@ -18,10 +18,7 @@ TINY = ["--batch-size", "4", "--eval-batch-size", "8", "--check-every", "2", "--
 
 
 def load_script():
-    spec = importlib.util.spec_from_file_location("train_script", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script_file(SCRIPT.name)
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,16 @@
+"""Imports a script from scripts/ as a module, so tests call its main() in-process."""
+
+import importlib.util
+from pathlib import Path
+from types import ModuleType
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+
+
+def load_script(filename: str) -> ModuleType:
+    """``scripts/<filename>`` executed as a fresh module."""
+    path = SCRIPTS / filename
+    spec = importlib.util.spec_from_file_location(path.stem + "_script", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
