@@ -11,20 +11,28 @@ uint8 pixels as Pillow does (see /work/shared/spec/augmentation.md for the deriv
 * the warps reproduce Pillow's NEAREST affine sampling with Pillow's own arithmetic:
   the 16.16 fixed-point path and, for matrices without off-diagonal terms, its separate
   "scale" path; each warp is a map from output to source pixels, and the chain's flip,
-  rotation and affine compose into one map and one gather;
+  rotation and affine compose into one map and one gather (the rotation's formula
+  evaluated at the affine's source pixels);
 * the colour ops are Pillow's ``Image.blend`` in float32 with truncation, against black
   (brightness), the rounded mean of Pillow's integer grayscale (contrast) or that
   grayscale itself (saturation); every op returns uint8, as each PIL step does.
 
 Each op is a pure function of the image and explicit parameters, and works on one image
 ``[H, W, 3]`` or a batch ``[B, H, W, 3]`` (parameters then carry the leading ``[B]``);
-in tf.data, mapping ``random_augment_batch`` after ``.batch()`` costs about a quarter of
-the CPU time of mapping ``random_augment`` per image.
-``sample_params`` is the only random function: it draws the parameters from a stateless
-seed with the distributions of torchvision's ``get_params`` (torch's random stream itself
-cannot be reproduced, only its distributions). ``random_augment`` = ``apply_params`` of
-``sample_params``; ``random_augment_batch`` does the same for a batch of per-image seeds
-and returns exactly what ``random_augment`` returns image by image.
+in tf.data, mapping the ops over a batch (after ``.batch()``) costs several times less
+CPU than mapping them per image. ``apply_params_normalized`` fuses the chain with ToTensor
+and Normalize (the same floats, without the uint8 round trip): what the training pipeline
+runs.
+``sample_params_from_uniforms`` turns uniforms into parameters with the distributions of
+torchvision's ``get_params`` (torch's random stream itself cannot be reproduced, only its
+distributions); ``sample_params`` draws them from a stateless seed. ``random_augment`` =
+``apply_params`` of ``sample_params``; ``random_augment_batch`` does the same for a batch
+of per-image seeds and returns exactly what ``random_augment`` returns image by image.
+
+Speed, on TensorFlow's CPU kernels: one gather per image of packed pixels, colour ops on
+separate R, G, B planes, float arithmetic instead of integer shifts and comparisons (each
+choice is explained where it is made). About 90 us of CPU per image in the training
+pipeline on the 2-core machine here.
 
 Nothing here touches TensorFlow's device configuration: the input pipeline decides
 where TensorFlow runs. Do not wrap these ops in XLA (``jit_compile``): a fused
@@ -196,19 +204,8 @@ def _fixed_point_source(matrix: tf.Tensor, flip: tf.Tensor, height, width) -> tf
     Returns:
       int32 [B, H*W] source map.
     """
-    a, b, c, d, e, f = tf.unstack(matrix, num=6, axis=-1)
-
-    def fix(v):
-        return tf.cast(tf.floor(v * 65536.0 + 0.5), tf.int64)
-
-    a0, a1, a3, a4 = fix(a), fix(b), fix(d), fix(e)
-    a2, a5 = fix(c + a * 0.5 + b * 0.5), fix(f + d * 0.5 + e * 0.5)
-    # The flip reads column W-1-col. For an integer X, W-1-(X >> 16) equals
-    # (65536 W - 1 - X) >> 16 exactly, so the flip folds into the column's coefficients.
-    sign = 1 - 2 * tf.cast(flip, tf.int64)
-    a0, a1 = sign * a0, sign * a1
-    a2 = tf.where(flip, 65536 * tf.cast(width, tf.int64) - 1 - a2, a2)
-    a0, a1, a2, a3, a4, a5 = (v[:, None, None] for v in (a0, a1, a2, a3, a4, a5))
+    coefficients = tf.cast(_fixed_point_coefficients(matrix, flip, width), tf.int64)
+    a0, a1, a2, a3, a4, a5 = (v[:, None, None] for v in tf.unstack(coefficients, num=6, axis=-1))
     x = tf.range(width, dtype=tf.int64)[None, None, :]
     y = tf.range(height, dtype=tf.int64)[None, :, None]
     col = tf.bitwise.right_shift(a2 + x * a0 + y * a1, 16)  # arithmetic shift = floor
@@ -270,6 +267,126 @@ def _affine_source(matrix: tf.Tensor, height, width, flip=None) -> tf.Tensor:
     return tf.cond(
         tf.reduce_all(is_scale), scale, lambda: tf.cond(tf.reduce_any(is_scale), mixed, fixed)
     )
+
+
+def _fix(v: tf.Tensor) -> tf.Tensor:
+    """Pillow's FIX(v) = floor(v * 65536 + 0.5), float64 -> int64."""
+    return tf.cast(tf.floor(v * 65536.0 + 0.5), tf.int64)
+
+
+def _fixed_point_coefficients(matrix: tf.Tensor, flip, width) -> tf.Tensor:
+    """Pillow's fixed-point coefficients (A0, A1, A2, A3, A4, A5) as float64 [B, 6] holding
+    integers (below 2^31 where Pillow uses them), with an optional left-right flip of
+    the input (bool [B]) folded in."""
+    a, b, c, d, e, f = tf.unstack(matrix, num=6, axis=-1)
+    a0, a1, a3, a4 = _fix(a), _fix(b), _fix(d), _fix(e)
+    a2, a5 = _fix(c + a * 0.5 + b * 0.5), _fix(f + d * 0.5 + e * 0.5)
+    if flip is not None:
+        # The flip reads column W-1-col. For an integer X, W-1-(X >> 16) equals
+        # (65536 W - 1 - X) >> 16 exactly, so the flip folds into the column's coefficients.
+        sign = 1 - 2 * tf.cast(flip, tf.int64)
+        a0, a1 = sign * a0, sign * a1
+        a2 = tf.where(flip, 65536 * tf.cast(width, tf.int64) - 1 - a2, a2)
+    return tf.cast(tf.stack([a0, a1, a2, a3, a4, a5], axis=-1), tf.float64)
+
+
+def _padded_chain_source(rotation: tf.Tensor, flip: tf.Tensor, affine: tf.Tensor,
+                         height, width) -> tf.Tensor:
+    """Where each output pixel of flip -> rotation -> affine comes from, when Pillow takes
+    its fixed-point path for both warps (b or d nonzero in both matrices).
+
+    Indexes the input zero-padded by one pixel on each side, [(H + 2) * (W + 2)]: a pixel
+    from outside reads the zero border. The affine's source (qy, qx) is computed on the
+    output grid, and the rotation's fixed-point formula evaluated directly at it (no
+    intermediate map, no gather). Everything is float64 holding integers below 2^31 (Pillow
+    takes this path only while |coordinate| < 32768 at the corners, and its accumulators
+    are C ints), so every operation is exact; float64 because TensorFlow's integer shifts
+    and comparisons cost about ten times its float arithmetic on the CPU, and without
+    broadcasting a size-1 axis other than the batch's, which costs as much again.
+
+    Args:
+      rotation, affine: float64 [B, 6], Pillow's inverse matrices.
+      flip: bool [B], mirror the input left-right before the rotation.
+
+    Returns:
+      float64 [B, H * W], flat indices into the padded image, integers.
+    """
+    h, w = tf.cast(height, tf.float64), tf.cast(width, tf.float64)
+    k = tf.range(tf.cast(height * width, tf.float64))
+    y = tf.floor(k / w)
+    grid = tf.stack([k - y * w, y, tf.ones_like(k)])  # [3, H*W]: x, y, 1
+    f = _fixed_point_coefficients(affine, None, width)
+    r = _fixed_point_coefficients(rotation, flip, width)
+    unit = 1.0 / 65536.0  # >> 16 on integers = floor(v * 2^-16), exact in float64
+    # The affine (the last warp) reads the rotated image at (qy, qx): a matrix product,
+    # exact on these integers (every partial sum is an integer below 2^53).
+    coefficients = tf.concat([tf.gather(f, [0, 1, 2], axis=1), tf.gather(f, [3, 4, 5], axis=1)], 0)
+    q = tf.floor(tf.matmul(coefficients, grid) * unit)
+    qx, qy = tf.split(q, 2, axis=0)
+    # The rotation read the flipped image at (ry, rx).
+    r0, r1, r2, r3, r4, r5 = tf.split(r, 6, axis=1)  # [B, 1] each
+    rx = tf.floor((r2 + qx * r0 + qy * r1) * unit)
+    ry = tf.floor((r5 + qx * r3 + qy * r4) * unit)
+    # Clamping to [-1, size] sends what is outside to the zero border. A q outside the
+    # rotated image must read 0 too: `off` >= 1 exactly then, and pushes rx out (|rx| <
+    # 2^17: |q| < 2^16 where Pillow uses fixed point, and |cos|, |sin| <= 1).
+    relu = tf.nn.relu
+    off = relu(-qx) + relu(qx - (w - 1.0)) + relu(-qy) + relu(qy - (h - 1.0))
+    rx = tf.clip_by_value(rx - off * 2.0**20, -1.0, w)
+    ry = tf.clip_by_value(ry, -1.0, h)
+    return (ry + 1.0) * (w + 2.0) + (rx + 1.0)
+
+
+def _padded_source(source: tf.Tensor, height, width) -> tf.Tensor:
+    """An int32 [B, H*W] source map (H*W = outside) -> float64 indices into the image
+    zero-padded by one pixel (0, a corner of the border, for outside)."""
+    row = tf.math.floordiv(source, width)
+    flat = (row + 1) * (width + 2) + (source - row * width) + 1
+    return tf.cast(tf.where(source < height * width, flat, 0), tf.float64)
+
+
+def _chain_padded_source(rotation: tf.Tensor, flip: tf.Tensor, affine: tf.Tensor,
+                         height, width) -> tf.Tensor:
+    """float64 [B, H*W] indices into the zero-padded input of flip -> rotation -> affine.
+
+    The fast path where Pillow uses fixed point for both warps (always, for random
+    nonzero angles and shears); otherwise (an angle or shear of exactly 0, as when an op
+    is switched off) each warp's own map, composed with ``_then``.
+    """
+    def fixed_point(matrix):
+        _, b, _, d, _, _ = tf.unstack(matrix, num=6, axis=-1)
+        return (b != 0.0) | (d != 0.0)
+
+    def fast():
+        return _padded_chain_source(rotation, flip, affine, height, width)
+
+    def general():
+        first = _affine_source(rotation, height, width, flip=flip)
+        return _padded_source(_then(first, _affine_source(affine, height, width)), height, width)
+
+    return tf.cond(tf.reduce_all(fixed_point(rotation) & fixed_point(affine)), fast, general)
+
+
+def _warp_to_planes(images: tf.Tensor, padded_source: tf.Tensor) -> list[tf.Tensor]:
+    """Moves the pixels and splits the channels: uint8 [B, H, W, 3] -> three float32
+    [B, H*W] planes (R, G, B, integer values).
+
+    TensorFlow's gather costs about 10 ns per gathered element on the CPU, whatever its
+    size, so each pixel travels once, packed exactly into one float32 (R + 256 G + 65536 B
+    < 2^24), and is unpacked with float arithmetic.
+    """
+    shape = tf.shape(images)
+    n, height, width = shape[0], shape[1], shape[2]
+    r, g, b = _to_planes(images)
+    packed = tf.pad(tf.reshape(r + g * 256.0 + b * 65536.0, shape[:3]), [[0, 0], [1, 1], [1, 1]])
+    size = (height + 2) * (width + 2)
+    offsets = tf.cast(tf.range(n) * size, tf.float64)[:, None]
+    index = tf.cast(padded_source + offsets, tf.int32)
+    out = tf.gather(tf.reshape(packed, [-1]), index)  # [B, H*W]
+    blue = tf.floor(out * (1.0 / 65536.0))
+    rest = out - blue * 65536.0
+    green = tf.floor(rest * (1.0 / 256.0))
+    return [rest - green * 256.0, green, blue]
 
 
 def _then(first: tf.Tensor, second: tf.Tensor) -> tf.Tensor:
@@ -412,34 +529,57 @@ def affine(image: tf.Tensor, scale, shear_degrees) -> tf.Tensor:
 _GRAY_WEIGHTS = (19595.0, 38470.0, 7471.0)
 
 
-def _gray(x: tf.Tensor) -> tf.Tensor:
-    """Pillow's RGB -> 'L', (19595 R + 38470 G + 7471 B + 32768) >> 16: float32
-    [B, 3, H, W] (integer values) -> float32 [B, H, W]."""
-    r, g, b = tf.unstack(x, num=3, axis=1)
-    weighted = r * _GRAY_WEIGHTS[0] + g * _GRAY_WEIGHTS[1] + b * _GRAY_WEIGHTS[2] + 32768.0
-    return tf.floor(weighted * (1.0 / 65536.0))
+def _to_planes(images: tf.Tensor) -> list[tf.Tensor]:
+    """uint8 [B, H, W, 3] -> float32 [B, H*W] R, G, B planes.
+
+    The colour ops work on separate planes: every operation is then elementwise on equal
+    shapes or against a per-image [B, 1] column, the cheap cases of TensorFlow's CPU
+    kernels (broadcasting a gray image over an innermost channel axis costs about ten
+    times as much per element, a transpose to channel-first about as much as all the
+    blends).
+    """
+    n = tf.shape(images)[0]
+    return [tf.reshape(tf.cast(c, tf.float32), [n, -1]) for c in tf.unstack(images, num=3, axis=-1)]
 
 
-def _mean_gray(gray: tf.Tensor) -> tf.Tensor:
-    """``int(ImageStat.Stat(L).mean[0] + 0.5)``: float32 [B, H, W] -> float32 [B]."""
-    total = tf.cast(tf.reduce_sum(gray, axis=[1, 2]), tf.float64)  # exact: < 2^24
-    count = tf.cast(tf.shape(gray)[1] * tf.shape(gray)[2], tf.float64)
-    return tf.cast(tf.floor(total / count + 0.5), tf.float32)
+def _gray(planes: list[tf.Tensor]) -> tf.Tensor:
+    """Pillow's RGB -> 'L', (19595 R + 38470 G + 7471 B + 32768) >> 16, on float32 planes
+    holding integers (every partial sum is an integer below 2^24: exact)."""
+    r, g, b = planes
+    w0, w1, w2 = _GRAY_WEIGHTS
+    return tf.floor((r * w0 + g * w1 + b * w2 + 32768.0) * (1.0 / 65536.0))
 
 
-def _blend(degenerate: tf.Tensor, x: tf.Tensor, factor: tf.Tensor) -> tf.Tensor:
-    """Pillow's ``Image.blend(degenerate, image, factor)`` on float32 [B, 3, H, W].
+def _jitter_planes(planes: list[tf.Tensor], order: tf.Tensor, brightness, contrast,
+                   saturation) -> list[tf.Tensor]:
+    """ColorJitter's ops in order, each a Pillow ``Image.blend(degenerate, image, factor)``
+    rounded to integers as PIL's uint8 result is.
+
+    Each step every image applies one of the three ops; they differ only in the degenerate
+    image (black, its mean gray level, its grayscale) and the factor, so those are picked
+    per image with exact 0/1 weights, without branching.
 
     Args:
-      degenerate: float32 [B, 1, H, W] (integer values).
-      x: float32 [B, 3, H, W] (integer values).
-      factor: float32 [B].
+      planes: float32 [B, N] R, G, B (integer values 0..255).
+      order: int32 [B, steps], op ids (BRIGHTNESS, CONTRAST, SATURATION).
+      brightness, contrast, saturation: float32 [B] factors.
 
     Returns:
-      float32 [B, 3, H, W], integer values 0..255.
+      float32 [B, N] R, G, B planes, integer values 0..255.
     """
-    out = degenerate + factor[:, None, None, None] * (x - degenerate)
-    return tf.floor(tf.clip_by_value(out, 0.0, 255.0))
+    for step in range(order.shape[1]):
+        op = order[:, step]
+        is_c, is_s = (tf.cast(op == k, tf.float32)[:, None] for k in (CONTRAST, SATURATION))
+        is_b = 1.0 - is_c - is_s
+        gray = _gray(planes)
+        total = tf.cast(tf.reduce_sum(gray, axis=1, keepdims=True), tf.float64)  # exact
+        count = tf.cast(tf.shape(gray)[1], tf.float64)
+        mean = tf.cast(tf.floor(total / count + 0.5), tf.float32)  # int(mean + 0.5)
+        degenerate = is_c * mean + is_s * gray  # brightness: 0
+        factor = is_b * brightness[:, None] + is_c * contrast[:, None] + is_s * saturation[:, None]
+        planes = [tf.floor(tf.clip_by_value(degenerate + factor * (x - degenerate), 0.0, 255.0))
+                  for x in planes]
+    return planes
 
 
 def _colour_op(op: int, image: tf.Tensor, factor) -> tf.Tensor:
@@ -447,26 +587,8 @@ def _colour_op(op: int, image: tf.Tensor, factor) -> tf.Tensor:
     order = tf.fill(tf.concat([tf.shape(images)[:1], [1]], 0), op)
     factors = [tf.ones_like(_param(1.0, leading, tf.float32))] * 3
     factors[op] = _param(factor, leading, tf.float32)
-    return tf.reshape(_jitter(images, order, *factors), tf.shape(image))
-
-
-def _jitter(images: tf.Tensor, order: tf.Tensor, brightness, contrast, saturation) -> tf.Tensor:
-    """uint8 [B, H, W, 3], int32 [B, steps] op ids, float32 [B] factors -> uint8.
-
-    Works channel-first: the blends then broadcast the gray image over whole planes,
-    which is about a third cheaper than broadcasting it over the innermost axis.
-    """
-    x = tf.cast(tf.transpose(images, [0, 3, 1, 2]), tf.float32)
-    for step in range(order.shape[1]):
-        # Each image applies one of the three ops now; they differ only in the degenerate
-        # image and the factor, so pick those per image with exact 0/1 weights (no branch).
-        op = order[:, step]
-        is_b, is_c, is_s = (tf.cast(op == k, tf.float32) for k in (BRIGHTNESS, CONTRAST, SATURATION))
-        gray = _gray(x)
-        degenerate = (is_c * _mean_gray(gray))[:, None, None] + is_s[:, None, None] * gray
-        factor = is_b * brightness + is_c * contrast + is_s * saturation
-        x = _blend(degenerate[:, None], x, factor)
-    return tf.transpose(tf.cast(x, tf.uint8), [0, 2, 3, 1])
+    out = _interleave(_jitter_planes(_to_planes(images), order, *factors))
+    return tf.reshape(tf.cast(out, tf.uint8), tf.shape(image))
 
 
 @_no_autograph
@@ -480,7 +602,7 @@ def grayscale(image: tf.Tensor) -> tf.Tensor:
       uint8 [..., H, W].
     """
     images, _ = _as_batch(_check_image(image))
-    gray = _gray(tf.cast(tf.transpose(images, [0, 3, 1, 2]), tf.float32))
+    gray = _gray(_to_planes(images))
     return tf.reshape(tf.cast(gray, tf.uint8), tf.shape(image)[:-1])
 
 
@@ -542,8 +664,18 @@ def color_jitter(image: tf.Tensor, order, brightness, contrast, saturation) -> t
     """
     images, leading = _as_batch(_check_image(image))
     order = tf.reshape(tf.cast(order, tf.int32), [-1, 3])
+    message = ("color_jitter's order must hold permutations of (0, 1, 2) (e.g. "
+               "JITTER_ORDERS[i]; jitter_order_index maps torchvision's fn_idx)")
+    is_permutation = tf.reduce_all(tf.sort(order, axis=-1) == tf.range(3))
+    if tf.executing_eagerly():
+        if not bool(is_permutation):
+            raise ValueError(f"{message}, got {order.numpy().tolist()}")
+    else:
+        with tf.control_dependencies([tf.debugging.Assert(is_permutation, [message, order])]):
+            order = tf.identity(order)
     factors = [_param(v, leading, tf.float32) for v in (brightness, contrast, saturation)]
-    return tf.reshape(_jitter(images, order, *factors), tf.shape(image))
+    out = _interleave(_jitter_planes(_to_planes(images), order, *factors))
+    return tf.reshape(tf.cast(out, tf.uint8), tf.shape(image))
 
 
 @_no_autograph
@@ -557,8 +689,12 @@ def to_float_normalized(image: tf.Tensor) -> tf.Tensor:
     Returns:
       float32 [..., H, W, 3] in [-1, 1]: (x / 255 - 0.5) / 0.5.
     """
-    x = tf.cast(_check_image(image), tf.float32) / 255.0
-    return (x - 0.5) / 0.5
+    return _normalize(tf.cast(_check_image(image), tf.float32))
+
+
+def _normalize(x: tf.Tensor) -> tf.Tensor:
+    """float32 holding 0..255 -> ToTensor then Normalize(0.5, 0.5), in torch's order."""
+    return (x / 255.0 - 0.5) / 0.5
 
 
 # ----------------------------------------------------------------------------- random
@@ -567,6 +703,7 @@ def to_float_normalized(image: tf.Tensor) -> tf.Tensor:
 # One uniform per parameter, in these slots of one stateless draw: each parameter depends
 # on its own slot only, so switching an op off never changes the others' values.
 _SLOTS = ("flip", "angle", "scale", "shear", "order", "brightness", "contrast", "saturation")
+NUM_UNIFORMS = len(_SLOTS)  # uniforms per image (see sample_params_from_uniforms)
 
 
 def _uniforms(seed: tf.Tensor) -> tf.Tensor:
@@ -574,9 +711,15 @@ def _uniforms(seed: tf.Tensor) -> tf.Tensor:
     return tf.random.stateless_uniform([len(_SLOTS)], seed=seed, dtype=tf.float32)
 
 
-def _params_from_uniforms(u: tf.Tensor, config: AugmentConfig) -> AugmentParams:
-    """float32 [..., len(_SLOTS)] uniforms -> AugmentParams [...] (elementwise, so a batch
-    gets exactly the values each image would get alone)."""
+@_no_autograph
+def sample_params_from_uniforms(u: tf.Tensor, config: AugmentConfig = AugmentConfig()) -> AugmentParams:
+    """Parameters from uniforms: float32 [..., NUM_UNIFORMS] in [0, 1) -> AugmentParams [...].
+
+    Elementwise, so a batch gets exactly the values each image would get alone;
+    ``sample_params(seed)`` is this applied to ``tf.random.stateless_uniform(
+    [NUM_UNIFORMS], seed)``. One stateless draw of shape [N, NUM_UNIFORMS] gives N images
+    their parameters in one op (the training pipeline draws an epoch's this way).
+    """
     u = dict(zip(_SLOTS, tf.unstack(u, num=len(_SLOTS), axis=-1)))
     one = tf.ones_like(u["flip"])
 
@@ -619,7 +762,7 @@ def sample_params(seed: tf.Tensor, config: AugmentConfig = AugmentConfig()) -> A
     Returns:
       AugmentParams of scalars (order int32 [3]).
     """
-    return _params_from_uniforms(_uniforms(tf.convert_to_tensor(seed)), config)
+    return sample_params_from_uniforms(_uniforms(tf.convert_to_tensor(seed)), config)
 
 
 @_no_autograph
@@ -632,7 +775,7 @@ def sample_params_batch(seeds: tf.Tensor, config: AugmentConfig = AugmentConfig(
     Returns:
       AugmentParams with a leading [B] (order int32 [B, 3]).
     """
-    return _params_from_uniforms(_uniforms_batch(tf.convert_to_tensor(seeds)), config)
+    return sample_params_from_uniforms(_uniforms_batch(tf.convert_to_tensor(seeds)), config)
 
 
 # Stateless ops take one seed per call, hence the loop; only the draw is in it. Compiled
@@ -663,15 +806,50 @@ def apply_params(image: tf.Tensor, params: AugmentParams) -> tf.Tensor:
       uint8 [..., H, W, 3] (then ``to_float_normalized`` for ToTensor + Normalize).
     """
     images, leading = _as_batch(_check_image(image))
+    out = _interleave(_augment_planes(images, params, leading))
+    return tf.reshape(tf.cast(out, tf.uint8), tf.shape(image))
+
+
+@_no_autograph
+def apply_params_normalized(image: tf.Tensor, params: AugmentParams) -> tf.Tensor:
+    """``to_float_normalized(apply_params(image, params))``, bit for bit, without the round
+    trip through uint8: what the training pipeline feeds the model.
+
+    Args:
+      image: uint8 [..., H, W, 3].
+      params: AugmentParams with the image's leading shape.
+
+    Returns:
+      float32 [..., H, W, 3] in [-1, 1].
+    """
+    images, leading = _as_batch(_check_image(image))
+    out = _interleave([_normalize(x) for x in _augment_planes(images, params, leading)])
+    return tf.reshape(out, tf.shape(image))
+
+
+def _interleave(planes: list[tf.Tensor]) -> tf.Tensor:
+    """Three float32 planes [B, ...] -> float32 [B, ..., 3].
+
+    As a stack along a new first axis and a 2-D transpose: TensorFlow's CPU kernels
+    interleave a new innermost axis (``tf.stack(..., axis=-1)``) at about twice the cost.
+    """
+    shape = tf.shape(planes[0])
+    out = tf.transpose(tf.reshape(tf.stack(planes, axis=0), [len(planes), -1]))
+    return tf.reshape(out, tf.concat([shape, [len(planes)]], 0))
+
+
+def _augment_planes(images: tf.Tensor, params: AugmentParams, leading) -> list[tf.Tensor]:
+    """uint8 [B, H, W, 3] and their parameters -> the augmented R, G, B planes, float32
+    [B, H*W] holding integers 0..255."""
     height, width = _sizes(images)
     p = {k: _param(v, leading, tf.bool if k == "flip" else tf.float32)
          for k, v in params._asdict().items() if k != "order"}
     rotation = rotation_matrix(p["angle"], height, width)
-    source = _affine_source(rotation, height, width, flip=p["flip"])  # flip, then rotation
-    source = _then(source, _affine_source(affine_matrix(p["scale"], p["shear"], height, width), height, width))
+    affine_m = affine_matrix(p["scale"], p["shear"], height, width)
+    source = _chain_padded_source(rotation, p["flip"], affine_m, height, width)
     order = tf.reshape(tf.cast(params.order, tf.int32), [-1, 3])
-    out = _jitter(_warp(images, source), order, p["brightness"], p["contrast"], p["saturation"])
-    return tf.reshape(out, tf.shape(image))
+    return _jitter_planes(_warp_to_planes(images, source), order, p["brightness"],
+                          p["contrast"], p["saturation"])
 
 
 @_no_autograph

@@ -10,12 +10,14 @@ pure function of (seed, epoch):
   the last ``num_examples % batch_size`` examples of each epoch's order are dropped (as in
   big_vision and the flax examples; a different remainder each epoch);
 * example ``i`` of the split (its position in the split as read, stable across epochs, NOT
-  its position after shuffling) is augmented with the stateless seed
-  ``stateless_fold_in(augment_key(seed, epoch), i)``. Its augmentation therefore depends
+  its position after shuffling) is augmented with the parameters
+  ``augment.sample_params_from_uniforms(epoch_uniforms(augment_key, num_examples)[i])``
+  (``augment_key`` from ``epoch_keys(seed, epoch)``). Its augmentation therefore depends
   only on (seed, epoch, i): not on the batch it lands in, the batch size, parallelism,
   ``tf.data`` determinism options, the number of processes, or where a run resumed;
-* batches are cut first and augmented whole (``augment.random_augment_batch``: the same
-  pixels as ``random_augment`` image by image, about 4x less CPU), in parallel over batches;
+* examples are augmented in chunks of ``AUGMENT_CHUNK`` (``augment.apply_params_normalized``
+  on a batch: the same pixels as image by image, several times less CPU), in parallel over
+  chunks, then cut into batches; the chunk size never changes the output;
   images stay uint8 until augmented, then are normalised to float32 in [-1, 1] last;
 * ``skip_batches=k`` starts the epoch at its k-th batch: a run interrupted after k steps of
   an epoch resumes exactly, with the same batches it would have seen.
@@ -42,6 +44,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import NamedTuple
 
 import numpy as np
 import tensorflow as tf
@@ -50,6 +53,11 @@ import tensorflow_datasets as tfds
 from hw4jax import augment as augment_ops
 
 IMAGE_SHAPE = (32, 32, 3)
+# Examples augmented per call of the batched augmentation, independent of the batch size:
+# per image it costs least at about 64 on the 2-core machine here (measured at 16, 32,
+# 64, 128, 256 and 512: 1.8x, 1.2x, 1x, 1.3x, 1.3x, 1.3x the CPU time at 64). Smaller
+# calls pay TensorFlow's per-op cost more often, larger ones fall out of the L2 cache.
+AUGMENT_CHUNK = 64
 # Distinct streams folded into the epoch key.
 _SHUFFLE_STREAM, _AUGMENT_STREAM = 0, 1
 
@@ -93,37 +101,40 @@ def epoch_keys(seed: int, epoch: int | tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]
     """The stateless seeds of one epoch: (shuffle key, augment key), each int64 [2].
 
     Derived from (seed, epoch) by ``tf.random.experimental.stateless_fold_in``; example i's
-    augmentation seed is ``stateless_fold_in(augment_key, i)`` (see ``example_seeds``).
+    augmentation is row i of ``epoch_uniforms(augment_key, num_examples)``.
     """
     base = tf.stack([tf.constant(seed, tf.int64), tf.cast(epoch, tf.int64)])
     fold_in = tf.random.experimental.stateless_fold_in
     return fold_in(base, _SHUFFLE_STREAM), fold_in(base, _AUGMENT_STREAM)
 
 
-def example_seeds(augment_key: tf.Tensor, indices: tf.Tensor) -> tf.Tensor:
-    """Per-example augmentation seeds, int64 [..., 2], for example indices int64 [...].
+def epoch_uniforms(augment_key: tf.Tensor, num_examples: int) -> tf.Tensor:
+    """The uniforms that augment one epoch: float32 [num_examples, NUM_UNIFORMS], row i for
+    example i of the split (``augment.sample_params_from_uniforms`` turns a row into that
+    example's parameters).
 
-    Equal, element by element, to ``tf.random.experimental.stateless_fold_in(augment_key,
-    i)``, which is ``[draw(augment_key), i]``: written out here so that a whole batch of
-    seeds costs one op instead of one per example.
+    One stateless draw for the whole split: an example's row depends only on the epoch's
+    augment key and i, never on the process, the batch or the chunk it lands in; and one
+    op draws what a draw per example (``augment.sample_params`` from a folded-in seed)
+    would take TensorFlow some 25 us per image to loop over.
     """
-    indices = tf.cast(indices, tf.int64)
-    folded = tf.random.experimental.stateless_fold_in(augment_key, tf.constant(0, tf.int64))
-    return tf.stack([tf.broadcast_to(folded[0], tf.shape(indices)), indices], axis=-1)
+    return tf.random.stateless_uniform(
+        [num_examples, augment_ops.NUM_UNIFORMS], seed=augment_key, dtype=tf.float32)
 
 
 def _shard_in_memory(
     ds: tf.data.Dataset, process_index: int, process_count: int
-) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-    """This process's examples as tensors: (index int64 [n], image uint8 [n, 32, 32, 3],
-    label int64 [n]), where index is the example's position in the whole split."""
+) -> tuple[int, tf.Tensor, tf.Tensor, tf.Tensor]:
+    """The split's size and this process's examples as tensors: (total, index int64 [n],
+    image uint8 [n, 32, 32, 3], label int64 [n]), where index is the example's position in
+    the whole split."""
     total = _count(ds)
     local = total // process_count
     if local == 0:
         raise ValueError(f"the split has {total} examples, fewer than {process_count} processes")
     shard = ds.enumerate().shard(process_count, process_index).take(local)
     index, example = shard.batch(local).get_single_element()
-    return index, example["image"], example["label"]
+    return total, index, example["image"], example["label"]
 
 
 def steps_per_epoch(num_examples: int, *, batch_size: int, process_count: int = 1) -> int:
@@ -143,6 +154,7 @@ def train_dataset(
     process_index: int | None = None,
     process_count: int | None = None,
     num_parallel_calls: int = tf.data.AUTOTUNE,
+    augment_chunk: int = AUGMENT_CHUNK,
 ) -> tf.data.Dataset:
     """Shuffled, augmented training batches of epochs ``epoch .. epoch + num_epochs - 1``.
 
@@ -164,6 +176,8 @@ def train_dataset(
       process_index, process_count: this process's shard; default JAX's
         ``jax.process_index()`` and ``jax.process_count()``.
       num_parallel_calls: parallelism of the augmentation; it never changes the output.
+      augment_chunk: examples augmented per call, whatever the batch size; it never
+        changes the output (only the CPU time: see ``AUGMENT_CHUNK``).
 
     Returns:
       A dataset of ``num_epochs * steps_per_epoch(...) - skip_batches`` batches (its
@@ -178,40 +192,51 @@ def train_dataset(
     process_index, process_count = _process(process_index, process_count)
     if num_epochs < 1:
         raise ValueError(f"num_epochs {num_epochs} must be at least 1")
-    indices, images, labels = _shard_in_memory(ds, process_index, process_count)
+    total, indices, images, labels = _shard_in_memory(ds, process_index, process_count)
     n = int(indices.shape[0])
     steps = n // batch_size
     if batch_size < 1 or steps == 0:
         raise ValueError(f"batch_size {batch_size} must lie in [1, {n}] (examples per process)")
+    if augment_chunk < 1:
+        raise ValueError(f"augment_chunk {augment_chunk} must be at least 1")
     if not 0 <= skip_batches <= steps:
         raise ValueError(f"skip_batches {skip_batches} must lie in [0, {steps}] (one epoch)")
 
-    def epoch_positions(e):
-        """Epoch e's batches: (positions int64 [B], augment key int64 [2]) each."""
+    def epoch_chunks(e):
+        """Epoch e's examples in augmentation chunks: (positions int64 [<= chunk], their
+        uniforms float32 [<= chunk, NUM_UNIFORMS]) each; the epoch's count is a multiple
+        of batch_size."""
         shuffle_key, augment_key = epoch_keys(seed, e)
         # Processes hold different examples: give each its own order too.
         shuffle_key = tf.random.experimental.stateless_fold_in(shuffle_key, process_index)
         order = tf.random.experimental.stateless_shuffle(tf.range(n, dtype=tf.int64), shuffle_key)
         skip = tf.where(e == epoch, skip_batches, 0)
-        order = tf.reshape(order[skip * batch_size : steps * batch_size], [-1, batch_size])
-        keys = tf.broadcast_to(augment_key, [tf.shape(order)[0], 2])
-        return tf.data.Dataset.from_tensor_slices((order, keys))
+        order = order[skip * batch_size : steps * batch_size]
+        uniforms = epoch_uniforms(augment_key, total)
 
-    def make_batch(positions, augment_key):
+        def chunk(start):
+            positions = order[start : start + augment_chunk]
+            return positions, tf.gather(uniforms, tf.gather(indices, positions))
+
+        count = tf.cast(tf.shape(order)[0], tf.int64)
+        return tf.data.Dataset.range(0, count, augment_chunk).map(chunk)
+
+    def make_chunk(positions, uniforms):
         image = tf.gather(images, positions)
-        if augment is not None:
-            # Batched: the same pixels as random_augment image by image, several times faster.
-            seeds = example_seeds(augment_key, tf.gather(indices, positions))
-            image = augment_ops.random_augment_batch(seeds, image, augment)
-        return {
-            "image": augment_ops.to_float_normalized(image),
-            "label": tf.cast(tf.gather(labels, positions), tf.int32),
-        }
+        if augment is None:
+            image = augment_ops.to_float_normalized(image)
+        else:
+            params = augment_ops.sample_params_from_uniforms(uniforms, augment)
+            image = augment_ops.apply_params_normalized(image, params)
+        return {"image": image, "label": tf.cast(tf.gather(labels, positions), tf.int32)}
 
-    out = tf.data.Dataset.range(epoch, epoch + num_epochs).flat_map(epoch_positions)
+    out = tf.data.Dataset.range(epoch, epoch + num_epochs).flat_map(epoch_chunks)
     # deterministic=True overrides any tf.data.Options the caller sets: batches come in
     # the order drawn above, whatever the parallelism.
-    out = out.map(make_batch, num_parallel_calls=num_parallel_calls, deterministic=True)
+    out = out.map(make_chunk, num_parallel_calls=num_parallel_calls, deterministic=True)
+    # Every epoch holds a multiple of batch_size examples, so no batch straddles two
+    # epochs and drop_remainder drops nothing (it only gives the batch a static size).
+    out = out.rebatch(batch_size, drop_remainder=True)
     out = out.apply(tf.data.experimental.assert_cardinality(num_epochs * steps - skip_batches))
     return out.prefetch(tf.data.AUTOTUNE)
 
@@ -262,9 +287,20 @@ def as_numpy_batches(ds: tf.data.Dataset) -> Iterator[dict[str, np.ndarray]]:
     return iter(tfds.as_numpy(ds))
 
 
-def measure_throughput(ds: tf.data.Dataset, *, num_batches: int, warmup: int = 5) -> float:
-    """Images per second delivered as numpy batches, timed over ``num_batches`` batches
-    after ``warmup`` untimed ones (which fill the prefetch buffers and trace the maps).
+class Throughput(NamedTuple):
+    """What ``measure_throughput`` measured over its timed batches."""
+
+    images_per_second: float  # wall clock
+    cpu_seconds_per_image: float  # this process's CPU time (all its threads) per image
+
+
+def measure_throughput(ds: tf.data.Dataset, *, num_batches: int, warmup: int = 5) -> Throughput:
+    """Images per second delivered as numpy batches, and the CPU time per image it took,
+    timed over ``num_batches`` batches after ``warmup`` untimed ones (which fill the
+    prefetch buffers and trace the maps; building the dataset is not timed either).
+
+    On a busy machine the wall rate says little; ``os.cpu_count() /
+    cpu_seconds_per_image`` bounds what idle cores would deliver.
 
     Raises:
       ValueError: the dataset has fewer than ``warmup + num_batches`` batches.
@@ -274,12 +310,12 @@ def measure_throughput(ds: tf.data.Dataset, *, num_batches: int, warmup: int = 5
         for _ in range(warmup):
             next(batches)
         images = 0
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         for _ in range(num_batches):
             images += len(next(batches)["image"])
-        elapsed = time.perf_counter() - start
+        elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu_start
     except StopIteration:
         raise ValueError(
             f"the dataset has fewer than warmup + num_batches = {warmup + num_batches} batches"
         ) from None
-    return images / elapsed
+    return Throughput(images / elapsed, cpu / images)

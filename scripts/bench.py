@@ -152,7 +152,7 @@ def pipeline_rate(data_dir: str, *, batch_size: int, num_batches: int) -> float:
     ds = input_pipeline.train_dataset(
         split, batch_size=batch_size, seed=0, epoch=0, augment=augment.AugmentConfig(),
         num_epochs=2, process_index=0, process_count=1)
-    return input_pipeline.measure_throughput(ds, num_batches=num_batches)
+    return input_pipeline.measure_throughput(ds, num_batches=num_batches).images_per_second
 
 
 def run_benchmark(*, batch_sizes: list[int], repeats: int, chunk_seconds: float,

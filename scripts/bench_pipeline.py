@@ -16,11 +16,6 @@ from hw4jax import augment as augment_lib
 from hw4jax import cifar10, input_pipeline
 
 
-def _cpu_seconds() -> float:
-    times = os.times()
-    return times.user + times.system
-
-
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data-dir", default=None, help="tfds data dir (default: tfds's)")
@@ -43,17 +38,17 @@ def main(argv=None) -> int:
             train, batch_size=batch_size, seed=0, epoch=0, augment=augment,
             num_epochs=-(-batches // steps), process_index=0, process_count=1,
         )
-        cpu_start = _cpu_seconds()
-        rate = input_pipeline.measure_throughput(
+        measured = input_pipeline.measure_throughput(
             ds, num_batches=args.num_images // batch_size, warmup=args.warmup
         )
-        # On a shared machine wall time says little: CPU time per image bounds what idle
-        # cores would deliver (one-time start-up and warm-up included: conservative).
-        cpu = (_cpu_seconds() - cpu_start) / (args.num_images // batch_size * batch_size)
+        # On a shared machine wall time says little: CPU time per image (all threads,
+        # timed batches only) bounds what idle cores would deliver.
+        cpu = measured.cpu_seconds_per_image
         print(
-            f"batch {batch_size}: {rate:,.0f} images/s (augment {augment is not None}); "
-            f"{cpu * 1e6:.0f} us CPU/image, at most {os.cpu_count() / cpu:,.0f} images/s "
-            f"on {os.cpu_count()} idle cores; load average now {os.getloadavg()[0]:.2f}"
+            f"batch {batch_size}: {measured.images_per_second:,.0f} images/s (augment "
+            f"{augment is not None}); {cpu * 1e6:.0f} us CPU/image, at most "
+            f"{os.cpu_count() / cpu:,.0f} images/s on {os.cpu_count()} idle cores; "
+            f"load average now {os.getloadavg()[0]:.2f}", flush=True
         )
     return 0
 

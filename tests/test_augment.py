@@ -154,6 +154,32 @@ def test_random_augment_is_apply_params_of_sample_params(golden):
     )
 
 
+def test_sample_params_is_sample_params_from_uniforms_of_one_draw():
+    """sample_params(seed) = sample_params_from_uniforms(stateless_uniform([NUM_UNIFORMS],
+    seed)): the pipeline's one draw per epoch uses the same distributions."""
+    seed = tf.constant([3, 4], tf.int64)
+    u = tf.random.stateless_uniform([augment.NUM_UNIFORMS], seed=seed)
+    for got, want in zip(augment.sample_params_from_uniforms(u), augment.sample_params(seed)):
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+@pytest.mark.parametrize("config", [
+    augment.AugmentConfig(),
+    # Angle and shear exactly 0: Pillow's scale path, which the fast composed warp leaves
+    # to the general one.
+    augment.AugmentConfig(rotation_degrees=0, shear_degrees=0),
+], ids=["default", "scale-path"])
+def test_apply_params_normalized_is_to_float_normalized_of_apply_params(golden, config):
+    """The training pipeline's float path equals uint8 apply_params then ToTensor +
+    Normalize, bit for bit, on a batch and on one image."""
+    images = golden["images"][:64]
+    params = augment.sample_params_batch(_seeds(64, 5), config)
+    want = augment.to_float_normalized(augment.apply_params(images, params)).numpy()
+    np.testing.assert_array_equal(augment.apply_params_normalized(images, params).numpy(), want)
+    one = augment.apply_params_normalized(images[7], tf.nest.map_structure(lambda v: v[7], params))
+    np.testing.assert_array_equal(one.numpy(), want[7])
+
+
 def test_same_seed_same_output_different_seed_different_output(golden):
     """Deterministic in the seed; a different seed changes (almost) every image."""
     images = golden["images"][:64]

@@ -68,11 +68,17 @@ def test_train_epoch_is_a_normalised_permutation_with_the_remainder_dropped():
 
 def test_same_seed_and_epoch_give_identical_batches_whatever_the_parallelism():
     """Same (seed, epoch): bitwise the same augmented batches with 1 or AUTOTUNE parallel
-    calls and with tf.data's deterministic option off."""
+    calls, with tf.data's deterministic option off, and with augmentation chunks that do
+    not line up with the batches (3 examples, batches of 8: chunks straddle batches and
+    epochs, the last chunk of an epoch is short)."""
     relaxed = tf.data.Options()
     relaxed.deterministic = False
     parallel = _train(augment=augment.AugmentConfig(), num_parallel_calls=tf.data.AUTOTUNE)
     _assert_same(_augmented(num_parallel_calls=1), _batches(parallel.with_options(relaxed)))
+    two_epochs = _augmented() + _augmented(epoch=1)
+    _assert_same(two_epochs, _augmented(augment_chunk=3, num_epochs=2))
+    with pytest.raises(ValueError, match="augment_chunk"):
+        _train(augment_chunk=0)
 
 
 def _augmented_by_example(batches) -> dict[int, np.ndarray]:
@@ -100,16 +106,19 @@ def test_augmentation_depends_only_on_seed_epoch_and_example():
         assert shared and all(not np.array_equal(by_8[i], other[i]) for i in shared)
 
 
-def test_example_i_is_augmented_with_the_documented_seed():
-    """Example i in epoch e is exactly random_augment(stateless_fold_in(augment_key(seed,
-    e), i), image_i): the batched augmentation changes nothing, and this is the contract a
-    resumed or re-sharded run relies on."""
+def test_example_i_is_augmented_with_the_documented_parameters():
+    """Example i in epoch e is exactly apply_params(image_i, sample_params_from_uniforms(
+    epoch_uniforms(augment_key(seed, e), N)[i])), to uint8 then normalised: the chunked,
+    planar pipeline changes nothing, and this is the contract a resumed or re-sharded run
+    relies on."""
     config = augment.AugmentConfig()
     images = np.stack([x["image"] for x in tfds.as_numpy(_split())])
     _, key = ip.epoch_keys(0, 1)
+    uniforms = ip.epoch_uniforms(key, N)
+    assert uniforms.shape == (N, augment.NUM_UNIFORMS)
     for i, image in _augmented_by_example(_augmented(epoch=1)).items():
-        seed = tf.random.experimental.stateless_fold_in(key, tf.constant(i, tf.int64))
-        expected = augment.random_augment(seed, tf.constant(images[i]), config)
+        params = augment.sample_params_from_uniforms(uniforms[i], config)
+        expected = augment.apply_params(tf.constant(images[i]), params)
         np.testing.assert_array_equal(image, _normalised(expected.numpy()))
 
 
@@ -139,14 +148,6 @@ def test_processes_get_disjoint_equal_shards():
             np.testing.assert_array_equal(image, single[i])
     with pytest.raises(ValueError, match="process_index"):
         _train(process_index=2, process_count=2)
-
-
-def test_example_seeds_equal_stateless_fold_in():
-    """The vectorised per-example seeds are tf.random.experimental.stateless_fold_in's."""
-    _, key = ip.epoch_keys(7, 3)
-    indices = tf.constant([0, 1, 5, 49_999], tf.int64)
-    expected = [tf.random.experimental.stateless_fold_in(key, i).numpy() for i in indices]
-    np.testing.assert_array_equal(ip.example_seeds(key, indices).numpy(), expected)
 
 
 @pytest.mark.parametrize("n, batch", [(43, 8), (40, 8), (3, 8)])
@@ -184,7 +185,8 @@ def test_tensorflow_sees_no_gpu_and_throughput_is_measured():
     positive rate and refuses a dataset too short to time."""
     ds = _train()
     assert tf.config.get_visible_devices("GPU") == []
-    assert ip.measure_throughput(ds, num_batches=2, warmup=1) > 0
+    measured = ip.measure_throughput(ds, num_batches=2, warmup=1)
+    assert measured.images_per_second > 0 and measured.cpu_seconds_per_image > 0
     with pytest.raises(ValueError, match="fewer than"):
         ip.measure_throughput(ds, num_batches=10, warmup=1)
 
