@@ -108,8 +108,20 @@ class BatchNorm(nn.Module):
 
 
 def max_pool_2x2(x: jax.Array) -> jax.Array:
-    """nn.MaxPool2d(2): 2x2 window, stride 2, no padding (floor), NHWC."""
-    return nn.max_pool(x, window_shape=(2, 2), strides=(2, 2), padding="VALID")
+    """nn.MaxPool2d(2): 2x2 window, stride 2, no padding (floor), NHWC.
+
+    Written as a max over a reshape instead of ``nn.max_pool`` (a reduce_window): the same
+    values, and XLA's CPU gradient of a reduce over a reshape is a compare and a select,
+    where reduce_window's select_and_scatter made the whole train step about 7% slower
+    (measured at batch 256). The gradients agree with PyTorch's wherever a window's
+    maximum is unique; on ties JAX shares the gradient among the tied inputs where
+    PyTorch gives it to the first. Every pool here follows a ReLU, so tied zeros (the
+    common case) get no gradient either way; ties among positive values would need two
+    exactly equal activations.
+    """
+    n, h, w, c = x.shape
+    x = x[:, : h // 2 * 2, : w // 2 * 2]  # floor, as PyTorch
+    return x.reshape(n, h // 2, 2, w // 2, 2, c).max(axis=(2, 4))
 
 
 class CNN(nn.Module):
