@@ -87,8 +87,13 @@ def _process(process_index: int | None, process_count: int | None) -> tuple[int,
     return process_index, process_count
 
 
-def _count(ds: tf.data.Dataset) -> int:
-    """Number of elements: the cardinality where tf.data knows it, else counted."""
+def count_examples(ds: tf.data.Dataset) -> int:
+    """Number of elements of one pass over a split: the cardinality where tf.data knows it,
+    else counted (decoding only, nothing is augmented).
+
+    Raises:
+      ValueError: the dataset is infinite.
+    """
     n = int(ds.cardinality())
     if n == tf.data.INFINITE_CARDINALITY:
         raise ValueError("the dataset is infinite (repeated?); pass one pass over the split")
@@ -128,7 +133,7 @@ def _shard_in_memory(
     """The split's size and this process's examples as tensors: (total, index int64 [n],
     image uint8 [n, 32, 32, 3], label int64 [n]), where index is the example's position in
     the whole split."""
-    total = _count(ds)
+    total = count_examples(ds)
     local = total // process_count
     if local == 0:
         raise ValueError(f"the split has {total} examples, fewer than {process_count} processes")
@@ -258,7 +263,7 @@ def eval_dataset(ds: tf.data.Dataset, *, batch_size: int) -> tf.data.Dataset:
     hide_gpus_from_tensorflow()
     if batch_size < 1:
         raise ValueError(f"batch_size {batch_size} must be at least 1")
-    n = _count(ds)
+    n = count_examples(ds)
     examples = ds.map(
         lambda ex: {
             "image": ex["image"],

@@ -228,12 +228,6 @@ def check_same_start_and_data(runs: dict[str, dict]) -> None:
 # The CNN study
 
 
-def _count(ds) -> int:
-    """Examples in a finite tf.data dataset: its cardinality where known, else counted."""
-    n = int(ds.cardinality())
-    return n if n >= 0 else int(ds.reduce(np.int64(0), lambda count, _: count + 1))
-
-
 # Compiled steps, kept for the process: a second study (or a learning-rate sweep's repeated
 # optimizer) with the same shapes re-uses them; XLA on a CPU takes tens of seconds a step.
 _COMPILED: dict[tuple, Any] = {}
@@ -243,11 +237,6 @@ _EVAL_TX = optax.identity()
 # One model object: a state's pytree holds ``apply_fn``, a method bound to it, and bound
 # methods of two equal modules are not equal (Python compares ``__self__`` by identity).
 _MODEL = CNN()
-
-
-@jax.jit
-def _add(totals: dict, metrics: dict) -> dict:
-    return jax.tree.map(jnp.add, totals, metrics)
 
 
 def _fresh_state(start: dict, *, tx: optax.GradientTransformation, mesh) -> train.TrainState:
@@ -308,8 +297,8 @@ def _train_epoch(state, batches, *, train_fn, mesh, window: int, progress: Calla
         digest.update(np.ascontiguousarray(batch["label"]).tobytes())
         digest.update(np.ascontiguousarray(batch["image"]).tobytes())
         state, metrics = train_fn(state, train.shard_batch(batch, mesh))
-        totals = metrics if totals is None else _add(totals, metrics)
-        current = metrics if current is None else _add(current, metrics)
+        totals = metrics if totals is None else train.add_metrics(totals, metrics)
+        current = metrics if current is None else train.add_metrics(current, metrics)
         if step % window == 0:
             window_sums.append(current)
             current = None
@@ -362,7 +351,8 @@ def run_study(train_ds, test_ds, *, study: StudyConfig,
                          "jax.distributed (all local devices are used)")
     train.check_batch_size(study.batch_size)
     train.check_batch_size(study.eval_batch_size, name="eval_batch_size")
-    n_train, n_test = _count(train_ds), _count(test_ds)
+    n_train = input_pipeline.count_examples(train_ds)
+    n_test = input_pipeline.count_examples(test_ds)
     steps = input_pipeline.steps_per_epoch(n_train, batch_size=study.batch_size)
     if steps == 0:
         raise ValueError(f"{n_train} training examples make no batch of {study.batch_size}: "
@@ -594,7 +584,7 @@ def format_tiny_net(losses: dict[str, np.ndarray]) -> str:
     marks = sorted({k for k in (0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000) if k <= n} | {n})
     labels = list(losses)
     width = max(12, *(len(label) + 2 for label in labels))
-    lines = [f"2-2-1 net, E = 1/2 (y - O_out)^2 after k steps (float64)",
+    lines = ["2-2-1 net, E = 1/2 (y - O_out)^2 after k steps (float64)",
              f"{'k':>6}" + "".join(f"{label:>{width}}" for label in labels)]
     for k in marks:
         lines.append(f"{k:>6}" + "".join(f"{losses[label][k]:>{width}.4e}" for label in labels))

@@ -206,7 +206,8 @@ def check_batch_size(global_batch: int, *, name: str = "batch_size") -> None:
 
 
 @jax.jit
-def _add(totals: dict, metrics: dict) -> dict:
+def add_metrics(totals: dict, metrics: dict) -> dict:
+    """Element-wise sum of two metric trees of the steps (on device: no host sync)."""
     return jax.tree.map(jnp.add, totals, metrics)
 
 
@@ -263,7 +264,7 @@ def evaluate(state: TrainState, batches: Iterable[dict[str, np.ndarray]], *,
     totals = None
     for batch in batches:
         metrics = eval_fn(state, shard_batch(batch, mesh))
-        totals = metrics if totals is None else _add(totals, metrics)
+        totals = metrics if totals is None else add_metrics(totals, metrics)
     if totals is None:
         raise ValueError("the evaluation set is empty: check --test-examples and the data")
     totals = jax.device_get(totals)
@@ -297,13 +298,6 @@ class _Data:
     test_examples: int      # global
 
 
-def _count(ds) -> int:
-    n = int(ds.cardinality())
-    if n < 0:  # unknown: count once (decoding only, no augmentation)
-        n = int(ds.reduce(np.int64(0), lambda c, _: c + 1))
-    return n
-
-
 def _global_max(n: int) -> int:
     if jax.process_count() == 1:
         return n
@@ -331,12 +325,12 @@ def _load_data(config: Config) -> _Data:
     process_count, process_index = jax.process_count(), jax.process_index()
     local_batch = config.batch_size // process_count
     local_eval_batch = config.eval_batch_size // process_count
-    n_train = _count(train)
+    n_train = input_pipeline.count_examples(train)
     # The training pipeline shards by process itself (equal shards); the test set is
     # sharded here, shards differing by at most one example, padded to equal batch counts.
     if process_count > 1:
         test = test.shard(process_count, process_index)
-    n_test = _count(test)
+    n_test = input_pipeline.count_examples(test)
     steps = input_pipeline.steps_per_epoch(n_train, batch_size=local_batch,
                                            process_count=process_count)
     if steps == 0:
@@ -610,7 +604,7 @@ def train_and_evaluate(config: Config, workdir: str | Path, *,
                     if interrupt.set:
                         break
                     state, metrics = train_fn(state, shard_batch(batch, mesh))
-                    window = metrics if window is None else _add(window, metrics)
+                    window = metrics if window is None else add_metrics(window, metrics)
                     step_in_epoch += 1
                     bar.update(config.batch_size)
                     if step_callback is not None:
