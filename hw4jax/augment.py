@@ -542,6 +542,11 @@ def _to_planes(images: tf.Tensor) -> list[tf.Tensor]:
     return [tf.reshape(tf.cast(c, tf.float32), [n, -1]) for c in tf.unstack(images, num=3, axis=-1)]
 
 
+def _to_image(planes: list[tf.Tensor], shape: tf.Tensor) -> tf.Tensor:
+    """float32 R, G, B planes holding integers 0..255 -> uint8 image(s) of ``shape``."""
+    return tf.reshape(tf.cast(_interleave(planes), tf.uint8), shape)
+
+
 def _gray(planes: list[tf.Tensor]) -> tf.Tensor:
     """Pillow's RGB -> 'L', (19595 R + 38470 G + 7471 B + 32768) >> 16, on float32 planes
     holding integers (every partial sum is an integer below 2^24: exact)."""
@@ -587,8 +592,7 @@ def _colour_op(op: int, image: tf.Tensor, factor) -> tf.Tensor:
     order = tf.fill(tf.concat([tf.shape(images)[:1], [1]], 0), op)
     factors = [tf.ones_like(_param(1.0, leading, tf.float32))] * 3
     factors[op] = _param(factor, leading, tf.float32)
-    out = _interleave(_jitter_planes(_to_planes(images), order, *factors))
-    return tf.reshape(tf.cast(out, tf.uint8), tf.shape(image))
+    return _to_image(_jitter_planes(_to_planes(images), order, *factors), tf.shape(image))
 
 
 @_no_autograph
@@ -674,8 +678,7 @@ def color_jitter(image: tf.Tensor, order, brightness, contrast, saturation) -> t
         with tf.control_dependencies([tf.debugging.Assert(is_permutation, [message, order])]):
             order = tf.identity(order)
     factors = [_param(v, leading, tf.float32) for v in (brightness, contrast, saturation)]
-    out = _interleave(_jitter_planes(_to_planes(images), order, *factors))
-    return tf.reshape(tf.cast(out, tf.uint8), tf.shape(image))
+    return _to_image(_jitter_planes(_to_planes(images), order, *factors), tf.shape(image))
 
 
 @_no_autograph
@@ -806,8 +809,7 @@ def apply_params(image: tf.Tensor, params: AugmentParams) -> tf.Tensor:
       uint8 [..., H, W, 3] (then ``to_float_normalized`` for ToTensor + Normalize).
     """
     images, leading = _as_batch(_check_image(image))
-    out = _interleave(_augment_planes(images, params, leading))
-    return tf.reshape(tf.cast(out, tf.uint8), tf.shape(image))
+    return _to_image(_augment_planes(images, params, leading), tf.shape(image))
 
 
 @_no_autograph
