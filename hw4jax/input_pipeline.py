@@ -308,8 +308,11 @@ def measure_throughput(ds: tf.data.Dataset, *, num_batches: int, warmup: int = 5
     cpu_seconds_per_image`` bounds what idle cores would deliver.
 
     Raises:
-      ValueError: the dataset has fewer than ``warmup + num_batches`` batches.
+      ValueError: ``num_batches`` < 1, or the dataset has fewer than ``warmup +
+        num_batches`` batches.
     """
+    if num_batches < 1:
+        raise ValueError(f"num_batches {num_batches} must be at least 1 (nothing to time)")
     batches = as_numpy_batches(ds)
     try:
         for _ in range(warmup):
@@ -324,3 +327,21 @@ def measure_throughput(ds: tf.data.Dataset, *, num_batches: int, warmup: int = 5
             f"the dataset has fewer than warmup + num_batches = {warmup + num_batches} batches"
         ) from None
     return Throughput(images / elapsed, cpu / images)
+
+
+def train_pipeline_throughput(
+    ds: tf.data.Dataset, *, batch_size: int, num_batches: int,
+    augment: augment_ops.AugmentConfig | None, warmup: int = 5,
+) -> Throughput:
+    """``measure_throughput`` of this process's ``train_dataset`` of ``ds`` (seed 0, from
+    epoch 0, as many epochs as ``warmup + num_batches`` batches need): what a benchmark of
+    the training input pipeline times.
+
+    Raises:
+      ValueError: as ``train_dataset`` (a batch larger than the split, say).
+    """
+    steps = steps_per_epoch(count_examples(ds), batch_size=batch_size)
+    train = train_dataset(
+        ds, batch_size=batch_size, seed=0, epoch=0, augment=augment,
+        num_epochs=-(-(warmup + num_batches) // max(steps, 1)), process_index=0, process_count=1)
+    return measure_throughput(train, num_batches=num_batches, warmup=warmup)

@@ -18,7 +18,6 @@ figure's share of it, peak process RSS, the augmenting input pipeline's images/s
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import resource
@@ -29,6 +28,8 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from hw4jax import cli
 
 # Floating-point operations of one image through the model (multiply-add = 2), from the
 # layer shapes in hw4jax.models: convs (H_out, C_in, C_out) then the linear layers.
@@ -148,11 +149,9 @@ def pipeline_rate(data_dir: str, *, batch_size: int, num_batches: int) -> float:
     """Images/s of the augmenting train input pipeline on the prepared CIFAR-10."""
     from hw4jax import augment, cifar10, input_pipeline
 
-    split = cifar10.load_split("train", data_dir=data_dir)
-    ds = input_pipeline.train_dataset(
-        split, batch_size=batch_size, seed=0, epoch=0, augment=augment.AugmentConfig(),
-        num_epochs=2, process_index=0, process_count=1)
-    return input_pipeline.measure_throughput(ds, num_batches=num_batches).images_per_second
+    return input_pipeline.train_pipeline_throughput(
+        cifar10.load_split("train", data_dir=data_dir), batch_size=batch_size,
+        num_batches=num_batches, augment=augment.AugmentConfig()).images_per_second
 
 
 def run_benchmark(*, batch_sizes: list[int], repeats: int, chunk_seconds: float,
@@ -247,7 +246,7 @@ def format_table(result: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = cli.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--batch-sizes", type=int, nargs="+", default=[4, 20, 64, 128, 256])
     p.add_argument("--repeats", type=int, default=5, help="timed chunks per figure")
     p.add_argument("--chunk-seconds", type=float, default=1.0, help="length of one chunk")

@@ -182,13 +182,20 @@ def test_pipelines_run_on_tfds_mock_data():
 
 def test_tensorflow_sees_no_gpu_and_throughput_is_measured():
     """After the constructors ran, TensorFlow has no visible GPU; measure_throughput gives a
-    positive rate and refuses a dataset too short to time."""
+    positive rate and refuses a dataset too short to time or nothing to time;
+    train_pipeline_throughput times a pipeline longer than one epoch."""
     ds = _train()
     assert tf.config.get_visible_devices("GPU") == []
     measured = ip.measure_throughput(ds, num_batches=2, warmup=1)
     assert measured.images_per_second > 0 and measured.cpu_seconds_per_image > 0
     with pytest.raises(ValueError, match="fewer than"):
         ip.measure_throughput(ds, num_batches=10, warmup=1)
+    with pytest.raises(ValueError, match="num_batches 0"):
+        ip.measure_throughput(ds, num_batches=0)
+    # The benchmark's wrapper spans epochs as needed: 1 + 6 batches of 8 from 40 examples.
+    measured = ip.train_pipeline_throughput(_split(), batch_size=8, num_batches=6, warmup=1,
+                                            augment=None)
+    assert measured.images_per_second > 0 and measured.cpu_seconds_per_image > 0
 
 
 def test_bad_batch_size_is_a_value_error():
