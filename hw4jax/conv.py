@@ -11,19 +11,25 @@ matrix multiply in disguise:
 where ``patches`` gathers each output pixel's (kh, kw, C) input window (im2col). Its
 gradients are matrix multiplies too, written here by hand (``jax.custom_vjp``):
 
-  d kernel = patches(x)^T @ dy                              one GEMM, [kh*kw*C, O]
+  d kernel[i, j] = window(i, j) of x, transposed, @ dy     one GEMM per tap, [C, O]
   d x      = col2im(dy @ kernel^T)                          GEMM, then shifted adds, or
            = patches(dy padded by k-1-p) @ flip(kernel)^T   ("transposed conv" form)
 
-Methods (``conv2d(method=...)``), measured on 2 loaded Xeon cores, batch 64:
+Methods (``conv2d(method=...)``):
   'xla'      lax.conv_general_dilated and XLA's derived gradients;
-  'hybrid'   XLA's forward, the weight gradient as above and the input gradient by
-             col2im (2.5x faster than XLA's for conv6); the whole train step 3.6-4.8x
-             faster than with 'xla' everywhere;
+  'hybrid'   XLA's forward, the weight gradient per tap as above and the input gradient
+             by col2im (2.5x faster than XLA's for conv6, measured at batch 64);
   'patches'  im2col + GEMM for the forward too (XLA's forward is about 2x faster);
-  'auto'     ``choose_method``: 'xla' up to 'same' padding, 'hybrid' beyond.
-The patches are recomputed in the backward pass rather than kept: copying them is cheap next
-to the multiply, and it keeps the training step's memory at the size of the activations.
+  'auto'     ``choose_method``: 'hybrid' on CPU, 'xla' elsewhere.
+The backward pass of 'hybrid' and 'patches' runs over blocks of ``batch_chunk`` images (32
+by default), so that each block's temporaries stay in cache. The inputs are kept for it,
+not the patches: copying windows is cheap next to the multiply, and it keeps the training
+step's memory at the size of the activations.
+
+Measured on 2 idle Xeon cores, whole train step of the model, images/s ('auto' before this
+blocking and per-tap weight gradient -> now): 327 -> 402 at batch 256, 363 -> 353 at 64,
+258 -> 250 at 20 (equal within the noise below batch 128). The forward is not blocked:
+blocks made evaluation about 20% slower at batch 64-256.
 
 Every method computes exactly the function of ``jax.lax.conv_general_dilated`` with stride
 1, no dilation, NHWC input, HWIO kernel and explicit padding (tests/test_conv.py checks
@@ -49,20 +55,21 @@ Padding = tuple[tuple[int, int], tuple[int, int]]
 # How the input gradient is computed; see the module docstring.
 INPUT_GRAD_METHODS = ("col2im", "transpose", "xla")
 METHODS = ("auto", "xla", "hybrid", "patches")
+# Images per block in the hand-written backward pass. Measured on the model's train step:
+# blocks of 32 beat 16 and 64, and unblocked, at batch 64-256 (see the module docstring).
+BATCH_CHUNK = 32
 
 
-def choose_method(kernel_size: tuple[int, int], padding: Padding) -> str:
-    """The fastest ``conv2d`` method measured on CPU for this window (what 'auto' uses).
+def choose_method(platform: str) -> str:
+    """The ``conv2d`` method 'auto' uses on ``platform`` ('cpu', 'gpu', 'tpu', ...).
 
-    With 'same' or less padding (each side <= (k - 1) // 2) XLA's convolution and its derived
-    gradients are fast. With more padding, as in the model's conv4..conv6 (3x3, padding 2),
-    XLA's derived *weight* gradient leaves its fast path and is 10-45x slower than a GEMM,
-    so the weight gradient is hand-written ('hybrid': XLA forward and input gradient).
+    On CPU, 'hybrid' for every layer: XLA's derived weight gradient leaves its fast path for
+    padding beyond 'same' (10-45x slower than a GEMM for the model's conv4..conv6), and
+    XLA's input gradient of the small-channel conv2 is 4x slower than col2im at batch 32;
+    for conv1 and conv3 the two are equal within the noise. Elsewhere, XLA's own
+    convolutions (cuDNN on GPUs), whose gradients are fast there.
     """
-    fits = all(
-        max(lo, hi) <= (k - 1) // 2 for k, (lo, hi) in zip(kernel_size, padding)
-    )
-    return "xla" if fits else "hybrid"
+    return "hybrid" if platform == "cpu" else "xla"
 
 
 def _as_padding(padding: int | Sequence[Sequence[int]]) -> Padding:
@@ -145,12 +152,23 @@ def _xla_conv(x, kernel, padding):
 
 
 def _kernel_grad(x, dy, kernel_shape, padding):
-    """d kernel = patches(x)^T @ dy, one GEMM contracting over every output pixel."""
+    """d kernel[i, j] = window(i, j) of x, transposed, @ dy: one GEMM per tap (kh * kw).
+
+    Each tap contracts over every output pixel. Slicing the tap's window out of the padded
+    input copies contiguous runs of W * C floats; building the full patch matrix instead
+    interleaves C-float runs and measured 1.3-2x slower at batch 256.
+    """
     kh, kw, c, o = kernel_shape
-    patches = extract_patches(x, (kh, kw), padding)
-    return jnp.dot(
-        patches.reshape(-1, kh * kw * c).T, dy.reshape(-1, o), precision=lax.Precision.HIGHEST,
-    ).reshape(kernel_shape)
+    (pt, pb), (pl, pr) = padding
+    xp = lax.pad(x, jnp.zeros((), x.dtype), ((0, 0, 0), (pt, pb, 0), (pl, pr, 0), (0, 0, 0)))
+    ho, wo = dy.shape[1], dy.shape[2]
+    d = dy.reshape(-1, o)
+    taps = [
+        lax.dot_general(xp[:, i:i + ho, j:j + wo, :].reshape(-1, c), d,
+                        (((0,), (0,)), ((), ())), precision=lax.Precision.HIGHEST)
+        for i in range(kh) for j in range(kw)
+    ]
+    return jnp.stack(taps).reshape(kernel_shape)
 
 
 def _input_grad(dy, kernel, padding, x_shape, method):
@@ -163,8 +181,29 @@ def _input_grad(dy, kernel, padding, x_shape, method):
     return input_vjp(dy)[0]
 
 
+def _over_chunks(fn, chunk, *xs):
+    """fn(*xs) computed on blocks of ``chunk`` images (axis 0) at a time, outputs concatenated.
+
+    Every output of ``fn`` must have the batch as its leading axis. The blocks run in a
+    ``lax.map`` loop, so each block's temporaries (window copies, GEMM outputs) stay in
+    cache: measured alone, the backward of conv4..conv6 costs up to 2-3x more per image
+    at batch 128-256 than in blocks of 32. A last, smaller block takes the remainder.
+    """
+    n = xs[0].shape[0]
+    if chunk is None or n <= chunk:
+        return fn(*xs)
+    full = n // chunk * chunk
+    blocks = tuple(x[:full].reshape(n // chunk, chunk, *x.shape[1:]) for x in xs)
+    out = lax.map(lambda b: fn(*b), blocks)
+    out = jax.tree.map(lambda y: y.reshape(-1, *y.shape[2:]), out)
+    if full < n:
+        rest = fn(*(x[full:] for x in xs))
+        out = jax.tree.map(lambda a, b: jnp.concatenate([a, b]), out, rest)
+    return out
+
+
 @functools.lru_cache(maxsize=None)
-def _make_conv(padding: Padding, forward: str, input_grad: str):
+def _make_conv(padding: Padding, forward: str, input_grad: str, chunk: int | None):
     """conv(x, kernel) with the hand-written VJP; ``forward`` is 'xla' or 'patches'."""
 
     def apply(x, kernel):
@@ -177,13 +216,19 @@ def _make_conv(padding: Padding, forward: str, input_grad: str):
         return apply(x, kernel)
 
     def fwd(x, kernel):
-        # Only the inputs are kept: the patches are recomputed (a cheap copy) in bwd.
+        # Only the inputs are kept: the backward pass recomputes what it needs from them.
         return apply(x, kernel), (x, kernel)
 
     def bwd(res, dy):
         x, kernel = res
-        dx = _input_grad(dy, kernel, padding, x.shape, input_grad)
-        return dx, _kernel_grad(x, dy, kernel.shape, padding)
+
+        def block(xb, dyb):
+            dx = _input_grad(dyb, kernel, padding, xb.shape, input_grad)
+            # The block's kernel gradient, with a leading axis for the per-block sum below.
+            return dx, _kernel_grad(xb, dyb, kernel.shape, padding)[None]
+
+        dx, dkernel = _over_chunks(block, chunk, x, dy)
+        return dx, jnp.sum(dkernel, axis=0)
 
     conv.defvjp(fwd, bwd)
     return conv
@@ -197,6 +242,7 @@ def conv2d(
     padding: int | Sequence[Sequence[int]] = 0,
     method: str = "auto",
     input_grad: str = "col2im",
+    batch_chunk: int | None = BATCH_CHUNK,
 ) -> jax.Array:
     """Stride-1, undilated 2-D convolution (cross-correlation, like PyTorch and XLA).
 
@@ -205,12 +251,15 @@ def conv2d(
       kernel: float [kh, kw, C, O] (HWIO), same dtype as ``x``.
       bias: optional float [O], added to every output pixel.
       padding: zeros added on each side, an int or ((top, bottom), (left, right)).
-      method: 'auto' (``choose_method``: the fastest measured for this padding), 'xla'
-        (``lax.conv_general_dilated`` and its derived gradients), 'hybrid' (XLA's forward
-        and input gradient, weight gradient as patches^T @ dy) or 'patches' (im2col + GEMM
-        forward and both gradients hand-written).
+      method: 'auto' (``choose_method`` for the default backend: the fastest measured),
+        'xla' (``lax.conv_general_dilated`` and its derived gradients), 'hybrid' (XLA's
+        forward, hand-written gradients) or 'patches' (im2col + GEMM forward and
+        hand-written gradients).
       input_grad: how 'hybrid' and 'patches' compute the input gradient: 'col2im'
         (fastest measured), 'transpose' or 'xla' (XLA's derived one).
+      batch_chunk: images per block in the backward pass of 'hybrid' and 'patches' (a
+        positive int), or None for the whole batch at once. It changes only the order in
+        which the kernel gradient's terms are summed.
 
     Returns:
       float [N, H + top + bottom - kh + 1, W + left + right - kw + 1, O].
@@ -232,15 +281,20 @@ def conv2d(
         raise ValueError(
             f"unknown input_grad {input_grad!r}: choose one of {', '.join(INPUT_GRAD_METHODS)}"
         )
+    if batch_chunk is not None and (
+            isinstance(batch_chunk, bool) or not isinstance(batch_chunk, int) or batch_chunk < 1):
+        raise ValueError(
+            f"batch_chunk must be a positive number of images or None, got {batch_chunk!r}"
+        )
     pad = _as_padding(padding)
     if method == "auto":
-        method = choose_method(kernel.shape[:2], pad)
+        method = choose_method(jax.default_backend())
     if method == "xla":
         y = _xla_conv(x, kernel, pad)
     elif method == "hybrid":
-        y = _make_conv(pad, "xla", input_grad)(x, kernel)
+        y = _make_conv(pad, "xla", input_grad, batch_chunk)(x, kernel)
     elif method == "patches":
-        y = _make_conv(pad, "patches", input_grad)(x, kernel)
+        y = _make_conv(pad, "patches", input_grad, batch_chunk)(x, kernel)
     else:
         raise ValueError(
             f"unknown conv2d method {method!r}: choose one of {', '.join(METHODS)}"
@@ -266,6 +320,7 @@ class Conv(nn.Module):
     param_dtype: Any = jnp.float32
     method: str = "auto"
     input_grad: str = "col2im"
+    batch_chunk: int | None = BATCH_CHUNK
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
@@ -282,4 +337,5 @@ class Conv(nn.Module):
             x.astype(dtype), kernel.astype(dtype),
             None if bias is None else bias.astype(dtype),
             padding=self.padding, method=self.method, input_grad=self.input_grad,
+            batch_chunk=self.batch_chunk,
         )

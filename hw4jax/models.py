@@ -141,8 +141,8 @@ class CNN(nn.Module):
         def conv(index: int, inputs: jax.Array) -> jax.Array:
             name, features, pad = CONV_LAYERS[index]
             fan_in = inputs.shape[-1] * 9
-            # hw4jax.conv.Conv is nn.Conv (same variables, init and function) with a weight
-            # gradient that is fast on CPU where the padding exceeds 'same'.
+            # hw4jax.conv.Conv is nn.Conv (same variables, init and function) with gradients
+            # that are fast on CPU (XLA's own are slow there for these layers).
             return Conv(
                 features, (3, 3), padding=((pad, pad), (pad, pad)), name=name,
                 kernel_init=torch_default_kernel_init,

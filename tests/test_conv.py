@@ -18,7 +18,10 @@ from script_loader import load_script
 CASES = [
     (2, 8, 8, 3, 6, 1), (2, 5, 5, 8, 16, 2), (3, 7, 5, 4, 3, 0), (1, 6, 8, 2, 5, ((0, 2), (1, 0))),
 ]
-METHODS = [("patches", "transpose"), ("hybrid", "col2im"), ("hybrid", "xla"), ("auto", "col2im")]
+# (method, input_grad, batch_chunk): batch_chunk 1 and 2 run the backward pass in blocks,
+# with a smaller last block where the batch (1-3 here) does not divide.
+METHODS = [("patches", "transpose", None), ("hybrid", "col2im", None), ("hybrid", "xla", 2),
+           ("hybrid", "col2im", 1), ("auto", "col2im", 2)]
 
 
 def _pad_pairs(padding):
@@ -55,16 +58,16 @@ def _max_relative_error(got, want):
     return float(np.max(np.abs(got - want)) / np.max(np.abs(want)))
 
 
-@pytest.mark.parametrize("method,input_grad", METHODS)
+@pytest.mark.parametrize("method,input_grad,batch_chunk", METHODS)
 @pytest.mark.parametrize("case", CASES, ids=lambda c: "x".join(map(str, c[:5])) + f"p{c[5]}")
-def test_matches_xla_in_float64_and_float32(case, method, input_grad):
+def test_matches_xla_in_float64_and_float32(case, method, input_grad, batch_chunk):
     """Output, d/dx, d/dkernel and d/dbias equal lax.conv_general_dilated's to 1e-12 (float64)
-    and 1e-5 (float32) relative, under jit."""
+    and 1e-5 (float32) relative, under jit, whole-batch and in blocks of images."""
     padding = case[-1]
 
     def ours(x, kernel, bias):
         return conv_lib.conv2d(x, kernel, bias, padding=padding, method=method,
-                               input_grad=input_grad)
+                               input_grad=input_grad, batch_chunk=batch_chunk)
 
     def ref(x, kernel, bias):
         return _reference(x, kernel, bias, padding)
@@ -81,16 +84,19 @@ def test_matches_xla_in_float64_and_float32(case, method, input_grad):
                 assert err < tol, f"{name} {np.dtype(dtype).name}: relative error {err:.3g}"
 
 
-@pytest.mark.parametrize("method", ["patches", "hybrid"])
-def test_matches_torch_conv2d(method):
+@pytest.mark.parametrize("method,batch_chunk", [("patches", None), ("hybrid", None),
+                                                ("hybrid", 2)])
+def test_matches_torch_conv2d(method, batch_chunk):
     """Forward and both gradients equal torch.nn.functional.conv2d's (float64, NCHW/OIHW
-    transposed), for the model's padded layer shape (9x9x40 -> 11x11x80, padding 2)."""
+    transposed), for the model's padded layer shape (9x9x40 -> 11x11x80, padding 2), with
+    the backward pass whole and in blocks (5 images in blocks of 2)."""
     torch = pytest.importorskip("torch")
-    case = (2, 9, 9, 40, 80, 2)
+    case = (5, 9, 9, 40, 80, 2)
     with jax.enable_x64(True):
         x, kernel, bias, cotangent = _inputs(case, jnp.float64)
         y, dx, dkernel, dbias = _value_and_grads(
-            lambda x, k, b: conv_lib.conv2d(x, k, b, padding=2, method=method),
+            lambda x, k, b: conv_lib.conv2d(x, k, b, padding=2, method=method,
+                                            batch_chunk=batch_chunk),
             x, kernel, bias, cotangent)
     tx = torch.tensor(np.asarray(x).transpose(0, 3, 1, 2), requires_grad=True)
     tk = torch.tensor(np.asarray(kernel).transpose(3, 2, 0, 1), requires_grad=True)
@@ -105,12 +111,15 @@ def test_matches_torch_conv2d(method):
         assert _max_relative_error(got, want) < 1e-12
 
 
-def test_auto_picks_xla_only_where_its_gradient_is_fast():
-    """'auto' keeps XLA's convolution for 'same'/'valid' padding and the hand-written weight
-    gradient for padding beyond (k - 1) / 2, where XLA's derived one is many times slower."""
-    assert conv_lib.choose_method((3, 3), ((1, 1), (1, 1))) == "xla"
-    assert conv_lib.choose_method((3, 3), ((0, 0), (0, 0))) == "xla"
-    assert conv_lib.choose_method((3, 3), ((2, 2), (2, 2))) != "xla"
+def test_auto_is_hand_written_on_cpu_and_xla_elsewhere():
+    """'auto' takes the hand-written gradients on CPU, where XLA's are slow, and XLA's own
+    convolution on accelerators, following the default backend."""
+    assert conv_lib.choose_method("cpu") == "hybrid"
+    assert conv_lib.choose_method("gpu") == "xla"
+    assert conv_lib.choose_method("tpu") == "xla"
+    x, kernel = jnp.zeros((2, 5, 5, 3)), jnp.zeros((3, 3, 3, 4))
+    jaxpr = str(jax.make_jaxpr(lambda k: conv_lib.conv2d(x, k, padding=1))(kernel))
+    assert ("custom_vjp_call" in jaxpr) == (jax.default_backend() == "cpu")
 
 
 def test_module_matches_flax_conv():
@@ -151,6 +160,10 @@ def test_cnn_variables_unchanged():
     (dict(x=jnp.zeros((2, 8, 8, 3)), kernel=jnp.zeros((3, 3, 3, 4)), method="fft"), "method"),
     (dict(x=jnp.zeros((2, 8, 8, 3)), kernel=jnp.zeros((3, 3, 3, 4)), input_grad="x"),
      "input_grad"),
+    (dict(x=jnp.zeros((2, 8, 8, 3)), kernel=jnp.zeros((3, 3, 3, 4)), batch_chunk=0),
+     "batch_chunk"),
+    (dict(x=jnp.zeros((2, 8, 8, 3)), kernel=jnp.zeros((3, 3, 3, 4)), batch_chunk=2.0),
+     "batch_chunk"),
 ])
 def test_bad_arguments_raise_value_error(bad, match):
     """Mismatched shapes and unknown options raise ValueError naming the problem."""
