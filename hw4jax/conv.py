@@ -42,7 +42,7 @@ values and gradients in float64 to 1e-12 and float32 to 1e-5, and against torch'
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import flax.linen as nn
@@ -181,13 +181,14 @@ def _input_grad(dy, kernel, padding, x_shape, method):
     return input_vjp(dy)[0]
 
 
-def _over_chunks(fn, chunk, *xs):
-    """fn(*xs) computed on blocks of ``chunk`` images (axis 0) at a time, outputs concatenated.
+def map_batch_blocks(fn: Callable[..., Any], chunk: int | None, *xs: jax.Array) -> Any:
+    """fn(*xs) computed on blocks of ``chunk`` examples (axis 0) at a time, outputs concatenated.
 
-    Every output of ``fn`` must have the batch as its leading axis. The blocks run in a
-    ``lax.map`` loop, so each block's temporaries (window copies, GEMM outputs) stay in
-    cache: measured alone, the backward of conv4..conv6 costs up to 2-3x more per image
-    at batch 128-256 than in blocks of 32. A last, smaller block takes the remainder.
+    ``fn`` must treat examples independently, and every output (a pytree of arrays) must
+    have the batch as its leading axis; ``chunk`` None (or >= the batch) calls ``fn`` once.
+    The blocks run in a ``lax.map`` loop, so each block's temporaries stay in cache:
+    measured alone, the backward of conv4..conv6 costs up to 2-3x more per image at batch
+    128-256 than in blocks of 32. A last, smaller block takes the remainder.
     """
     n = xs[0].shape[0]
     if chunk is None or n <= chunk:
@@ -227,7 +228,7 @@ def _make_conv(padding: Padding, forward: str, input_grad: str, chunk: int | Non
             # The block's kernel gradient, with a leading axis for the per-block sum below.
             return dx, _kernel_grad(xb, dyb, kernel.shape, padding)[None]
 
-        dx, dkernel = _over_chunks(block, chunk, x, dy)
+        dx, dkernel = map_batch_blocks(block, chunk, x, dy)
         return dx, jnp.sum(dkernel, axis=0)
 
     conv.defvjp(fwd, bwd)

@@ -142,6 +142,30 @@ def test_eval_step_counts_only_unmasked_examples(baseline):
     assert (full["correct"] <= full["count"]).all()
 
 
+def test_eval_step_in_blocks_gives_the_same_metrics(baseline):
+    """eval_step in blocks of images (what make_eval_step does on one CPU device) computes
+    the same metrics as on the whole batch, with a smaller last block (10 = 4 + 4 + 2)."""
+    del baseline
+    state = train.initial_state(tiny_config())
+    rng = np.random.default_rng(2)
+    batch = {"image": rng.standard_normal((10, 32, 32, 3)).astype(np.float32),
+             "label": rng.integers(0, 10, 10).astype(np.int32),
+             "mask": np.array([True] * 9 + [False])}
+    whole = jax.device_get(jax.jit(train.eval_step)(state, batch))
+    blocks = jax.device_get(jax.jit(lambda s, b: train.eval_step(s, b, block_size=4))(state, batch))
+    np.testing.assert_allclose(blocks["loss_sum"], whole["loss_sum"], rtol=1e-6)
+    assert blocks["correct"].tolist() == whole["correct"].tolist()
+    assert blocks["count"].tolist() == whole["count"].tolist()
+    # One CPU device: make_eval_step runs the model in a loop over blocks of
+    # EVAL_BLOCK_SIZE images (the plain eval_step has no loop).
+    n = train.EVAL_BLOCK_SIZE + 1
+    big = {k: jax.ShapeDtypeStruct((n, *v.shape[1:]), v.dtype) for k, v in batch.items()}
+    mesh = train.make_mesh(jax.devices()[:1])
+    blocked = train.make_eval_step(mesh).lower(state, big).as_text()
+    assert "while" not in jax.jit(train.eval_step).lower(state, big).as_text()
+    assert ("while" in blocked) == (jax.devices()[0].platform == "cpu")
+
+
 def test_end_to_end_writes_results_and_counts_every_test_image(baseline):
     """The whole loop on mock data: 2 epochs, per-class counts add up to the test set,
     metrics.jsonl / results.json / metrics.png / checkpoints in the workdir."""
