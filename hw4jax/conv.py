@@ -26,10 +26,12 @@ by default), so that each block's temporaries stay in cache. The inputs are kept
 not the patches: copying windows is cheap next to the multiply, and it keeps the training
 step's memory at the size of the activations.
 
-Measured on 2 idle Xeon cores, whole train step of the model, images/s ('auto' before this
-blocking and per-tap weight gradient -> now): 327 -> 402 at batch 256, 363 -> 353 at 64,
-258 -> 250 at 20 (equal within the noise below batch 128). The forward is not blocked:
-blocks made evaluation about 20% slower at batch 64-256.
+Whole train step of the model with ``scripts/bench.py`` on 2 idle Xeon cores, images/s,
+before (per-layer 'xla'/'hybrid', patch-matrix weight gradient, no blocks) -> after:
+327 -> 374-411 at batch 256, 372 -> 360-371 at 128; at batch 4-64 the two are equal within
+the run-to-run noise (about 10%). The forward is not blocked: blocks made the convolutions
+alone about 20% slower in evaluation at batch 64-256 (the whole model in blocks is faster:
+see ``hw4jax.train.make_eval_step``).
 
 Every method computes exactly the function of ``jax.lax.conv_general_dilated`` with stride
 1, no dilation, NHWC input, HWIO kernel and explicit padding (tests/test_conv.py checks
