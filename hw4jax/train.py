@@ -196,8 +196,8 @@ def make_eval_step(mesh: Mesh) -> Callable[[TrainState, dict], dict]:
     fall out of cache. A mesh of several devices already splits the batch.
     """
     rep, data = replicated(mesh), batch_sharded(mesh)
-    devices = mesh.devices.flat
-    block = EVAL_BLOCK_SIZE if mesh.size == 1 and devices[0].platform == "cpu" else None
+    one_cpu = mesh.size == 1 and mesh.devices.flat[0].platform == "cpu"
+    block = EVAL_BLOCK_SIZE if one_cpu else None
     return jax.jit(functools.partial(eval_step, block_size=block),
                    in_shardings=(rep, data), out_shardings=rep)
 
