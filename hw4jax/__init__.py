@@ -1,16 +1,19 @@
 """hw4jax: a JAX reimplementation of a classic PyTorch deep-learning homework.
 
-Modules, one per part of the homework:
-  backprop        Question 2, the 2-2-1 network by hand and by jax.grad.
-  optimizers      The optimizers the homework compares (Adam, SGD, momentum, AdamW).
-  models          Question 3, the CIFAR-10 CNN in Flax Linen.
-  augment         torchvision-exact augmentation ops as TensorFlow ops.
-  cifar10         CIFAR-10 through tfds, prepared offline from the binary archive.
-  input_pipeline  tf.data pipelines for training and evaluation.
-  train           Train state, jitted steps and ``train_and_evaluate``.
-  torch_interop   PyTorch state_dict <-> Flax variables.
+Subpackages and modules, one per part of the homework:
+  backprop   Question 2: the 2-2-1 network by hand (chain rule) and by jax.grad.
+  cnn        Question 3: the CIFAR-10 CNN in Flax Linen and its fast CPU convolutions.
+  augment    torchvision-exact augmentation ops as TensorFlow ops.
+  data       CIFAR-10: the binary archive, tfds prepared offline, the tf.data pipelines.
+  training   config, optimizers, train state, jitted steps, sharding, the training loop,
+             checkpoints, metrics.
+  pytorch    the homework's PyTorch model, and state_dict <-> Flax variables.
+  parity     the hw4jax-vs-PyTorch cross-check report.
+  studies    Question 1: the optimizer study.
+  cli        what the scripts share on the command line.
 
-Importing hw4jax changes no global JAX setting.
+The flat module names of earlier releases (hw4jax.train, hw4jax.models, ...) still import,
+as deprecated aliases (see the README). Importing hw4jax changes no global JAX setting.
 """
 
 __version__ = "0.1.0"

@@ -1,63 +1,14 @@
-"""The optimizers the homework talks about, as optax transformations with PyTorch's semantics.
+"""Deprecated alias of ``hw4jax.training.optimizers``: its public names, re-exported for one
+release after hw4jax was split into subpackages."""
 
-Each name maps onto the ``torch.optim`` class a PyTorch user would reach for, with
-the same defaults, so that the same hyper-parameters give the same steps:
+from hw4jax._moved import warn_moved
+from hw4jax.training.optimizers import (  # noqa: F401
+    DEFAULT_LEARNING_RATES,
+    DEFAULT_MOMENTUM,
+    OPTIMIZERS,
+    TORCH_ADAMW_WEIGHT_DECAY,
+    check_hyperparameters,
+    make_optimizer,
+)
 
-  adam      torch.optim.Adam(lr, betas=(0.9, 0.999), eps=1e-8)  -> optax.adam
-  sgd       torch.optim.SGD(lr)                                  -> optax.sgd
-  momentum  torch.optim.SGD(lr, momentum=0.9)                    -> optax.sgd(momentum=...)
-  adamw     torch.optim.AdamW(lr, weight_decay=0.01)             -> optax.adamw
-
-(optax's trace ``t = g + mu * t`` is torch's momentum buffer, and optax.adamw adds
-``weight_decay * params`` before scaling by ``-lr`` exactly as torch decays the weights.)
-"""
-
-from __future__ import annotations
-
-import optax
-
-OPTIMIZERS = ("adam", "sgd", "momentum", "adamw")
-
-# torch.optim's defaults, which differ from optax's for AdamW (optax: 1e-4).
-DEFAULT_LEARNING_RATES = {"adam": 1e-3, "sgd": 1e-2, "momentum": 1e-2, "adamw": 1e-3}
-TORCH_ADAMW_WEIGHT_DECAY = 0.01
-DEFAULT_MOMENTUM = 0.9
-
-
-def make_optimizer(
-    name: str,
-    learning_rate: float,
-    *,
-    momentum: float = DEFAULT_MOMENTUM,
-    weight_decay: float = TORCH_ADAMW_WEIGHT_DECAY,
-) -> optax.GradientTransformation:
-    """Returns the optax transformation for ``name`` (one of ``OPTIMIZERS``).
-
-    Args:
-      name: 'adam', 'sgd', 'momentum' (SGD with momentum) or 'adamw'.
-      learning_rate: step size, > 0.
-      momentum: momentum coefficient for 'momentum', in [0, 1).
-      weight_decay: decoupled weight decay for 'adamw', >= 0.
-
-    Raises:
-      ValueError: unknown name or out-of-range hyper-parameter.
-    """
-    if name not in OPTIMIZERS:
-        raise ValueError(
-            f"unknown optimizer {name!r}: choose one of {', '.join(OPTIMIZERS)}"
-        )
-    if not learning_rate > 0 or learning_rate != learning_rate or learning_rate == float("inf"):
-        raise ValueError(
-            f"learning rate must be a finite number > 0, got {learning_rate!r}"
-        )
-    if not 0 <= momentum < 1:
-        raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
-    if not weight_decay >= 0:
-        raise ValueError(f"weight decay must be >= 0, got {weight_decay!r}")
-    if name == "adam":
-        return optax.adam(learning_rate, b1=0.9, b2=0.999, eps=1e-8)
-    if name == "sgd":
-        return optax.sgd(learning_rate)
-    if name == "momentum":
-        return optax.sgd(learning_rate, momentum=momentum)
-    return optax.adamw(learning_rate, b1=0.9, b2=0.999, eps=1e-8, weight_decay=weight_decay)
+warn_moved(__name__, "hw4jax.training.optimizers")

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import sys
 
-from hw4jax import backprop, cli, hand_derivation
+from hw4jax import backprop, cli
+from hw4jax.backprop import hand_derivation
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -6,8 +6,8 @@
 
 In one process, with the same thread count for both frameworks: images/s of the train
 step (forward, backward, Adam update, BatchNorm statistics, dropout on) and of evaluation,
-for hw4jax (``hw4jax.train.make_train_step`` / ``make_eval_step``, what training runs) and
-for ``hw4jax.torch_reference.Net`` (eager; ``torch.compile`` with --torch-compile). The
+for hw4jax (``hw4jax.training.steps.make_train_step`` / ``make_eval_step``, what training runs)
+and for ``hw4jax.pytorch.reference.Net`` (eager; ``torch.compile`` with --torch-compile). The
 frameworks are timed in alternation (A B A B ...) in chunks of about --chunk-seconds, and
 the median chunk is reported, so a shared, loaded machine slows both alike; the ratios are
 the figures to read. Also: the compile time of JAX's first train step, a GEMM's GFLOP/s
@@ -30,13 +30,19 @@ import jax.numpy as jnp
 import numpy as np
 
 from hw4jax import cli
+from hw4jax.cnn.model import CONV_LAYERS, DENSE_LAYERS
+from hw4jax.pytorch.interop import FLATTEN_HWC, IN_CHANNELS
 
 # Floating-point operations of one image through the model (multiply-add = 2), from the
-# layer shapes in hw4jax.models: convs (H_out, C_in, C_out) then the linear layers.
-_CONV_SHAPES = ((32, 3, 6), (32, 6, 10), (16, 10, 20), (18, 20, 40), (11, 40, 80), (13, 80, 160))
-_DENSE_SHAPES = ((5760, 1024), (1024, 128), (128, 10))
-FORWARD_FLOPS = (sum(2 * h * h * 9 * c * o for h, c, o in _CONV_SHAPES)
-                 + sum(2 * i * o for i, o in _DENSE_SHAPES))
+# layer tables of hw4jax.cnn.model: each 3x3 conv's output size (after the paddings and
+# pools before it), its input and output channels, then the linear layers.
+_CONV_OUT_SIZES = (32, 32, 16, 18, 11, 13)
+_CHANNELS = (IN_CHANNELS,) + tuple(features for _, features, _ in CONV_LAYERS)
+_DENSE_IN = (FLATTEN_HWC[0] * FLATTEN_HWC[1] * FLATTEN_HWC[2],) + tuple(
+    features for _, features in DENSE_LAYERS[:-1])
+FORWARD_FLOPS = (sum(2 * h * h * 9 * c * o
+                     for h, c, o in zip(_CONV_OUT_SIZES, _CHANNELS, _CHANNELS[1:]))
+                 + sum(2 * i * o for i, (_, o) in zip(_DENSE_IN, DENSE_LAYERS)))
 # Backward costs two forwards (input and weight gradients); conv1's input gradient is
 # skipped by both frameworks but is under 0.2% of the total, so it is ignored.
 TRAIN_FLOPS = 3 * FORWARD_FLOPS
@@ -68,22 +74,22 @@ class JaxRunner:
     """hw4jax's jitted train and eval steps on one fixed batch (the state is donated)."""
 
     def __init__(self, batch_size: int) -> None:
-        from hw4jax import train
-        from hw4jax.models import CNN
-        from hw4jax.optimizers import make_optimizer
+        from hw4jax.cnn.model import CNN
+        from hw4jax.training import sharding, steps
+        from hw4jax.training.optimizers import make_optimizer
+        from hw4jax.training.state import create_train_state
 
-        mesh = train.make_mesh()
+        mesh = sharding.make_mesh()
         # Placed as the step's output will be, so the second step does not compile again.
         self.state = jax.device_put(
-            train.create_train_state(
-                jax.random.key(0), model=CNN(), tx=make_optimizer("adam", 1e-3)),
-            train.replicated(mesh))
+            create_train_state(jax.random.key(0), model=CNN(), tx=make_optimizer("adam", 1e-3)),
+            sharding.replicated(mesh))
         images, labels = _batch(batch_size, 0)
-        self.batch = train.shard_batch({"image": images, "label": labels}, mesh)
-        self.eval_batch = train.shard_batch(
+        self.batch = sharding.shard_batch({"image": images, "label": labels}, mesh)
+        self.eval_batch = sharding.shard_batch(
             {"image": images, "label": labels, "mask": np.ones(batch_size, bool)}, mesh)
-        self._train = train.make_train_step(mesh)
-        self._eval = train.make_eval_step(mesh)
+        self._train = steps.make_train_step(mesh)
+        self._eval = steps.make_eval_step(mesh)
         start = time.perf_counter()
         self.train_step()
         self.compile_seconds = time.perf_counter() - start
@@ -104,12 +110,13 @@ class TorchRunner:
     def __init__(self, batch_size: int, *, compile: bool) -> None:
         import torch
 
-        from hw4jax import torch_reference
+        from hw4jax.pytorch import reference
 
         torch.manual_seed(0)
         self.torch = torch
-        self.model = torch_reference.Net()
-        self.optimizer = torch_reference.make_torch_optimizer(
+        self.reference = reference
+        self.model = reference.Net()
+        self.optimizer = reference.make_torch_optimizer(
             "adam", self.model.parameters(), 1e-3)
         images, labels = _batch(batch_size, 0)
         self.images = torch.from_numpy(images.transpose(0, 3, 1, 2).copy())
@@ -121,13 +128,8 @@ class TorchRunner:
         self.compile_seconds = time.perf_counter() - start
 
     def train_step(self) -> None:
-        torch = self.torch
-        self.model.train()
-        self.optimizer.zero_grad()
-        loss = torch.nn.functional.cross_entropy(self.forward(self.images), self.labels)
-        loss.backward()
-        self.optimizer.step()
-        loss.item()
+        # The homework's step; with --torch-compile through the compiled module.
+        self.reference.train_step(self.forward, self.optimizer, self.images, self.labels)
 
     def eval_step(self) -> None:
         self.model.eval()
@@ -147,9 +149,10 @@ def matmul_gflops(*, size: int = 1024, seconds: float = 0.5) -> float:
 
 def pipeline_rate(data_dir: str, *, batch_size: int, num_batches: int) -> float:
     """Images/s of the augmenting train input pipeline on the prepared CIFAR-10."""
-    from hw4jax import augment, cifar10, input_pipeline
+    from hw4jax import augment
+    from hw4jax.data import cifar10, throughput
 
-    return input_pipeline.train_pipeline_throughput(
+    return throughput.train_pipeline_throughput(
         cifar10.load_split("train", data_dir=data_dir), batch_size=batch_size,
         num_batches=num_batches, augment=augment.AugmentConfig()).images_per_second
 

@@ -12,7 +12,8 @@ import os
 import sys
 
 from hw4jax import augment as augment_lib
-from hw4jax import cifar10, cli, input_pipeline
+from hw4jax import cli
+from hw4jax.data import cifar10, throughput
 
 
 def main(argv=None) -> int:
@@ -28,7 +29,7 @@ def main(argv=None) -> int:
     try:
         train = cifar10.load_split("train", data_dir=args.data_dir)
         for batch_size in args.batch_sizes:
-            measured = input_pipeline.train_pipeline_throughput(
+            measured = throughput.train_pipeline_throughput(
                 train, batch_size=batch_size, num_batches=args.num_images // batch_size,
                 augment=augment, warmup=args.warmup)
             # On a shared machine wall time says little: CPU time per image (all threads,

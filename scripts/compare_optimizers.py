@@ -6,7 +6,7 @@ same initial weights on the same batches (both checked by fingerprints), with pe
 train loss, test loss and accuracy and the wall time. Writes into --out-dir:
 tiny_net.json, tiny_net.png, cnn_results.json, cnn_curves.png.
 
-The defaults are a CPU-sized run (about 20 minutes on 2 cores): the first 5,000 train and
+The defaults are a CPU-sized run (the README gives its time): the first 5,000 train and
 1,000 test images, 3 epochs, batch 32, the homework's augmentation.
 
   python scripts/compare_optimizers.py --data-dir /work/tfds_data --out-dir runs/q1
@@ -82,7 +82,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    from hw4jax import optimizer_study as study_lib
+    from hw4jax.studies import optimizer_study as study_lib
 
     try:
         tiny_specs = study_lib.parse_optimizer_specs(args.tiny_optimizers)

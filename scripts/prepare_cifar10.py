@@ -2,7 +2,7 @@
 
   python scripts/prepare_cifar10.py --archive /path/to/cifar-10-binary.tar.gz --data-dir DIR
 
-Afterwards ``tfds.load('cifar10', data_dir=DIR)`` and ``hw4jax.cifar10.load_split`` read it.
+Afterwards ``tfds.load('cifar10', data_dir=DIR)`` and ``hw4jax.data.cifar10.load_split`` read it.
 A bad archive prints one line ``error: ...`` and exits with status 2.
 """
 
@@ -11,8 +11,9 @@ from __future__ import annotations
 import sys
 import time
 
-from hw4jax import cifar10, cli
-from hw4jax.cifar10_archive import default_archive_path
+from hw4jax import cli
+from hw4jax.data import cifar10
+from hw4jax.data.cifar10_archive import default_archive_path
 
 
 def main(argv=None) -> int:

@@ -7,7 +7,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import pytest  # noqa: E402
 
-from hw4jax.cifar10_archive import default_archive_path  # noqa: E402
+from hw4jax.data.cifar10_archive import default_archive_path  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from hw4jax import backprop, hand_derivation
-from hw4jax.backprop import HOMEWORK, Setting, Weights
-from hw4jax.torch_reference import make_torch_optimizer
+from hw4jax import backprop
+from hw4jax.backprop import HOMEWORK, Setting, Weights, hand_derivation
+from hw4jax.pytorch.reference import make_torch_optimizer
 
 
 def _random_setting(seed: int, *, optimizer: str = "gd", iterations: int = 4) -> Setting:
@@ -124,11 +124,11 @@ def test_vmap_over_weight_sets_and_inputs():
         ws = _batch_of_weights(7, jnp.float64)
         batched = jax.jit(jax.vmap(backprop.grad, in_axes=(0, None, None)))(ws, x, y)
         for k in range(7):
-            single = backprop.grad(jax.tree.map(lambda a: a[k], ws), x, y)
+            single = backprop.grad(jax.tree.map(lambda a, k=k: a[k], ws), x, y)
             np.testing.assert_allclose(np.array([b[k] for b in batched]), np.array(single),
                                        rtol=1e-14)
             np.testing.assert_allclose(
-                np.array(backprop.chain_rule_grad(jax.tree.map(lambda a: a[k], ws), x, y)),
+                np.array(backprop.chain_rule_grad(jax.tree.map(lambda a, k=k: a[k], ws), x, y)),
                 np.array(single), rtol=1e-13, atol=1e-16)
         xs = jnp.asarray(np.random.default_rng(1).normal(0, 1, (5, 2)), jnp.float64)
         w = Weights(*(jnp.asarray(0.5, jnp.float64) for _ in range(6)))

@@ -9,11 +9,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
-
-from hw4jax import cifar10
-from hw4jax.cifar10_archive import FOLDER, read_splits
-from hw4jax.models import CLASS_NAMES
 from script_loader import load_script
+
+from hw4jax.data import cifar10
+from hw4jax.data.cifar10_archive import CLASS_NAMES, FOLDER, read_splits
 
 TRAIN_FILES = [f"data_batch_{i}.bin" for i in range(1, 6)]
 RECORDS = 3  # per file in the tiny archives

@@ -1,4 +1,4 @@
-"""hw4jax.conv computes XLA's (and PyTorch's) stride-1 convolution, values and gradients."""
+"""hw4jax.cnn.conv computes XLA's (and PyTorch's) stride-1 convolution, values and gradients."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-
-from hw4jax import conv as conv_lib
-from hw4jax import models
 from script_loader import load_script
+
+from hw4jax.cnn import conv as conv_lib
+from hw4jax.cnn import model as models
 
 # (batch, height, width, in channels, out channels, padding): the model's two kinds of layer
 # ('same' padding 1, and padding 2 that grows the image) at reduced sizes, an unpadded

@@ -7,8 +7,9 @@ import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from hw4jax import augment, cifar10
-from hw4jax import input_pipeline as ip
+from hw4jax import augment
+from hw4jax.data import cifar10, throughput
+from hw4jax.data import pipeline as ip
 
 N = 40  # examples in the synthetic split
 
@@ -36,7 +37,7 @@ def _train(**kwargs):
     return ip.train_dataset(kwargs.pop("ds", _split()), **kwargs)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _augmented(**kwargs) -> tuple[dict[str, np.ndarray], ...]:
     """The batches of an augmenting pipeline, built once per set of arguments: building
     (tracing the augmentation) dominates these tests' time."""
@@ -186,14 +187,14 @@ def test_tensorflow_sees_no_gpu_and_throughput_is_measured():
     train_pipeline_throughput times a pipeline longer than one epoch."""
     ds = _train()
     assert tf.config.get_visible_devices("GPU") == []
-    measured = ip.measure_throughput(ds, num_batches=2, warmup=1)
+    measured = throughput.measure_throughput(ds, num_batches=2, warmup=1)
     assert measured.images_per_second > 0 and measured.cpu_seconds_per_image > 0
     with pytest.raises(ValueError, match="fewer than"):
-        ip.measure_throughput(ds, num_batches=10, warmup=1)
+        throughput.measure_throughput(ds, num_batches=10, warmup=1)
     with pytest.raises(ValueError, match="num_batches 0"):
-        ip.measure_throughput(ds, num_batches=0)
+        throughput.measure_throughput(ds, num_batches=0)
     # The benchmark's wrapper spans epochs as needed: 1 + 6 batches of 8 from 40 examples.
-    measured = ip.train_pipeline_throughput(_split(), batch_size=8, num_batches=6, warmup=1,
+    measured = throughput.train_pipeline_throughput(_split(), batch_size=8, num_batches=6, warmup=1,
                                             augment=None)
     assert measured.images_per_second > 0 and measured.cpu_seconds_per_image > 0
 

@@ -1,5 +1,6 @@
-"""hw4jax.optimizer_study and scripts/compare_optimizers.py: Question 1 as an experiment."""
+"""hw4jax.studies.optimizer_study and scripts/compare_optimizers.py: Question 1 as an experiment."""
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -9,12 +10,14 @@ import optax
 import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
-
-from hw4jax import backprop, input_pipeline, train
-from hw4jax import optimizer_study as study_lib
-from hw4jax.models import CNN
-from hw4jax.optimizer_study import OptimizerSpec, StudyConfig, StudyMismatchError
 from script_loader import load_script as load_script_file
+
+from hw4jax import backprop
+from hw4jax.cnn.model import CNN
+from hw4jax.studies import optimizer_study as study_lib
+from hw4jax.studies.optimizer_study import OptimizerSpec, StudyConfig, StudyMismatchError
+from hw4jax.training.inputs import dataset_input
+from hw4jax.training.state import create_train_state
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "scripts" / "compare_optimizers.py"
@@ -66,7 +69,7 @@ def test_specs_parse_with_default_rates_and_unique_labels():
 @pytest.mark.parametrize("texts, words", [
     (["rmsprop=1e-3"], "unknown optimizer 'rmsprop'"),
     (["adam=fast"], "is not a number"),
-    (["sgd=0"], "learning rate must be a finite number > 0"),
+    (["sgd=0"], "learning_rate must be a finite number > 0"),
     (["adam=1e-3", "adam=0.001"], "given twice"),
     ([], "no optimizer given"),
 ])
@@ -125,7 +128,7 @@ def test_every_optimizer_starts_from_the_seeds_weights(study_run):
     state made independently from the seed (with yet another optimizer)."""
     config, results, _ = study_run
     starts = {run["start_fingerprint"] for run in results["runs"].values()}
-    fresh = train.create_train_state(jax.random.key(config.seed), model=CNN(),
+    fresh = create_train_state(jax.random.key(config.seed), model=CNN(),
                                      tx=optax.sgd(0.5, momentum=0.5))
     assert starts == {study_lib.start_fingerprint(fresh)} == {results["start_fingerprint"]}
 
@@ -163,7 +166,8 @@ def test_records_have_every_figure_and_optimizers_differ(study_run):
             assert r["train_seconds"] > 0 and r["eval_seconds"] > 0
             assert len(r["loss_curve"]) == 3  # one point per step at 3 steps per epoch
         assert run["compile_seconds"] >= 0
-    assert runs["adam=0.001"]["epochs"][1]["train_loss"] != runs["sgd=0.01"]["epochs"][1]["train_loss"]
+    adam, sgd = runs["adam=0.001"]["epochs"][1], runs["sgd=0.01"]["epochs"][1]
+    assert adam["train_loss"] != sgd["train_loss"]
     diverged = runs["sgd=1e+09"]
     assert diverged["diverged_in_epoch"] == 1 and len(diverged["epochs"]) == 1
     assert not np.isfinite(diverged["epochs"][0]["train_loss"])
@@ -183,24 +187,24 @@ def test_outputs_are_the_returned_results_a_png_and_a_table(study_run):
     assert rows[-1].startswith("sgd=1e+09") and " - " in rows[-1] + " "
 
 
-def test_a_pipeline_that_changes_order_between_optimizers_stops_the_study(monkeypatch):
-    """If the second optimizer were fed another order (here: another seed), the study
+def test_a_pipeline_that_changes_order_between_optimizers_stops_the_study():
+    """If the second optimizer were fed another order (here: another seed's), the study
     raises StudyMismatchError instead of comparing unequal runs."""
-    real = input_pipeline.train_dataset
-    calls = []
-
-    def drifting(ds, **kwargs):
-        calls.append(kwargs["epoch"])
-        if len(calls) > 1:
-            kwargs = {**kwargs, "seed": kwargs["seed"] + 1}
-        return real(ds, **kwargs)
-
-    monkeypatch.setattr(input_pipeline, "train_dataset", drifting)
     config = StudyConfig(optimizers=CONTESTANTS[:2], augment=False,
                          **{**TINY, "epochs": 1})
+    train, test = in_memory(12, 0), in_memory(8, 1)
+    data = dataset_input(train, test, config.run_config(CONTESTANTS[0]))
+    other_seed = dataset_input(train, test, config.run_config(CONTESTANTS[0]).replace(seed=1))
+    calls = []
+
+    def drifting(epoch, skip):
+        calls.append(epoch)
+        source = data if len(calls) == 1 else other_seed
+        return source.train_batches(epoch, skip)
+
     with pytest.raises(StudyMismatchError, match="sgd=0.01 saw other batches than "
                                                  "adam=0.001 in epoch 1"):
-        study_lib.run_study(in_memory(12, 0), in_memory(8, 1), study=config,
+        study_lib.run_study(dataclasses.replace(data, train_batches=drifting), study=config,
                             log=lambda line: None)
     assert calls == [0, 0]
 

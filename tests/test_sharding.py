@@ -16,8 +16,9 @@ REPO = Path(__file__).resolve().parents[1]
 CHILD = textwrap.dedent("""
     import json, sys
     import jax, numpy as np
-    from hw4jax import train
-    from hw4jax.config import get_config
+    from hw4jax.training import sharding, steps
+    from hw4jax.training.config import get_config
+    from hw4jax.training.state import initial_state
 
     assert jax.device_count() == 4, jax.devices()
     config = get_config(batch_size=8, optimizer="momentum", learning_rate=0.01)
@@ -27,16 +28,17 @@ CHILD = textwrap.dedent("""
     eval_batch = {**batches[0], "mask": np.arange(8) < 6}
     runs = {}
     for name, devices in (("one", jax.devices()[:1]), ("four", jax.devices())):
-        mesh = train.make_mesh(devices)
-        state = jax.device_put(train.initial_state(config), train.replicated(mesh))
-        step = train.make_train_step(mesh)
+        mesh = sharding.make_mesh(devices)
+        state = jax.device_put(initial_state(config), sharding.replicated(mesh))
+        step = steps.make_train_step(mesh)
         losses = []
         for batch in batches:
-            sharded = train.shard_batch(batch, mesh)
+            sharded = sharding.shard_batch(batch, mesh)
             state, metrics = step(state, sharded)
-            losses.append(float(metrics["loss_sum"]))
+            losses.append(float(metrics.loss_sum))
         shards = [s.data.shape[0] for s in sharded["image"].addressable_shards]
-        evaluated = jax.device_get(train.make_eval_step(mesh)(state, train.shard_batch(eval_batch, mesh)))
+        evaluated = jax.device_get(
+            steps.make_eval_step(mesh)(state, sharding.shard_batch(eval_batch, mesh)))
         runs[name] = {"losses": losses, "shards": shards,
                       "params": jax.device_get({"params": state.params,
                                                 "batch_stats": state.batch_stats}),
@@ -44,7 +46,7 @@ CHILD = textwrap.dedent("""
     one, four = runs["one"], runs["four"]
     diffs = jax.tree.map(lambda a, b: float(np.max(np.abs(a - b))), one["params"], four["params"])
     try:
-        train.check_batch_size(6)
+        sharding.check_batch_size(6)
         error = None
     except ValueError as e:
         error = str(e)
@@ -52,8 +54,8 @@ CHILD = textwrap.dedent("""
         "losses": [one["losses"], four["losses"]],
         "shards": [one["shards"], four["shards"]],
         "max_param_diff": max(jax.tree.leaves(diffs)),
-        "eval_loss": [float(one["eval"]["loss_sum"]), float(four["eval"]["loss_sum"])],
-        "eval_count": [one["eval"]["count"].tolist(), four["eval"]["count"].tolist()],
+        "eval_loss": [float(one["eval"].loss_sum), float(four["eval"].loss_sum)],
+        "eval_count": [one["eval"].count.tolist(), four["eval"].count.tolist()],
         "error": error,
     }))
 """)

@@ -1,4 +1,4 @@
-"""hw4jax.torch_interop: PyTorch state_dict <-> Flax variables, .pt files, checkpoint export."""
+"""hw4jax.pytorch.interop: PyTorch state_dict <-> Flax variables, .pt files, checkpoint export."""
 
 import jax
 import jax.numpy as jnp
@@ -7,10 +7,14 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from hw4jax import checkpoints, torch_interop, torch_reference, train  # noqa: E402
-from hw4jax.config import get_config  # noqa: E402
-from hw4jax.models import CNN  # noqa: E402
-from hw4jax.optimizers import make_optimizer  # noqa: E402
+from hw4jax.cnn.model import CNN  # noqa: E402
+from hw4jax.pytorch import interop as torch_interop  # noqa: E402
+from hw4jax.pytorch import reference as torch_reference  # noqa: E402
+from hw4jax.training import checkpoints  # noqa: E402
+from hw4jax.training.config import get_config  # noqa: E402
+from hw4jax.training.optimizers import make_optimizer  # noqa: E402
+from hw4jax.training.state import TrainState  # noqa: E402
+from hw4jax.training.steps import train_step  # noqa: E402
 
 
 def _net_state_dict(seed: int = 0, dtype=torch.float32) -> dict[str, np.ndarray]:
@@ -32,16 +36,20 @@ def _net_state_dict(seed: int = 0, dtype=torch.float32) -> dict[str, np.ndarray]
 
 def test_layout_tables_match_net_and_cnn():
     """The key/shape tables equal Net().state_dict() (keys in order) and CNN's variables,
-    and the index tables equal torch_reference's."""
+    and the index tables point at Net's conv, BatchNorm and linear layers."""
     net_sd = torch_reference.Net().state_dict()
     assert list(torch_interop.TORCH_SHAPES) == list(net_sd)
     assert torch_interop.TORCH_SHAPES == {k: tuple(v.shape) for k, v in net_sd.items()}
     shapes = jax.eval_shape(
         lambda: CNN().init({"params": jax.random.key(0)}, jnp.zeros((1, 32, 32, 3)), train=False))
     assert jax.tree.map(lambda s: tuple(s.shape), shapes) == torch_interop.FLAX_SHAPES
-    assert torch_interop.TORCH_CONV_INDEX == torch_reference.TORCH_CONV_INDEX
-    assert torch_interop.TORCH_BN_INDEX == torch_reference.TORCH_BN_INDEX
-    assert torch_interop.TORCH_FC_INDEX == torch_reference.TORCH_FC_INDEX
+    net = torch_reference.Net()
+    assert all(isinstance(net.conv_layer[i], torch.nn.Conv2d)
+               for i in torch_interop.TORCH_CONV_INDEX.values())
+    assert all(isinstance(net.conv_layer[i], torch.nn.BatchNorm2d)
+               for i in torch_interop.TORCH_BN_INDEX.values())
+    assert all(isinstance(net.fc_layer[i], torch.nn.Linear)
+               for i in torch_interop.TORCH_FC_INDEX.values())
 
 
 def test_layouts_element_by_element():
@@ -197,15 +205,15 @@ def test_export_checkpoint_gives_pytorch_the_same_predictions(tmp_path):
     predictions; num_batches_tracked is the step count."""
     config = get_config(batch_size=8, seed=0, augment=False)
     # The run's start state from PyTorch-initialized weights (the init hw4jax's CNN uses
-    # too) rather than train.initial_state: CNN.init's compilation costs 10-40 s on a CPU,
+    # too) rather than initial_state: CNN.init's compilation costs 10-40 s on a CPU,
     # and export_checkpoint's restore already runs it once.
     variables = torch_interop.state_dict_to_variables(_net_state_dict(seed=5))
-    state = train.TrainState.create(
+    state = TrainState.create(
         apply_fn=CNN().apply, params=variables["params"], batch_stats=variables["batch_stats"],
         tx=make_optimizer(config.optimizer, config.learning_rate),
         key=jax.random.key_data(jax.random.key(0)))
     state = state.replace(step=jnp.zeros((), jnp.int32))
-    step = jax.jit(train.train_step)
+    step = jax.jit(train_step)
     rng = np.random.default_rng(0)
     for _ in range(3):
         batch = {"image": rng.standard_normal((8, 32, 32, 3)).astype(np.float32),

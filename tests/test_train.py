@@ -1,12 +1,12 @@
-"""Tests of hw4jax.train: the steps, and the whole loop end to end on tfds mock data.
+"""Tests of hw4jax.training: the steps, and the whole loop end to end on tfds mock data.
 
 The end-to-end runs share one configuration (adam, batch 4, eval batch 8, 20 mock images a
 split): they reuse the steps compiled by the first run, so the file stays fast.
 """
 
 import json
-import shutil
 import logging
+import shutil
 import signal
 
 import jax
@@ -14,10 +14,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
+from train_inputs import poisoned_input
 
-from hw4jax import checkpoints, metrics_io, train
-from hw4jax.config import get_config
-from hw4jax.models import CLASS_NAMES
+from hw4jax.data.cifar10_archive import CLASS_NAMES
+from hw4jax.training import checkpoints, loop, reports, sharding, steps
+from hw4jax.training.config import get_config
+from hw4jax.training.state import initial_state
 
 MOCK_EXAMPLES = 20  # per split: 5 steps of 4 a training epoch, 3 eval batches of 8 (padded)
 
@@ -43,7 +45,7 @@ class _CompileCounter(logging.Handler):
 
 def run(config, workdir, **kwargs):
     with tfds.testing.mock_data(num_examples=MOCK_EXAMPLES):
-        return train.train_and_evaluate(config, workdir, **kwargs)
+        return loop.train_and_evaluate(config, workdir, **kwargs)
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +61,7 @@ def baseline(tmp_path_factory):
             results = run(tiny_config(), workdir)
     finally:
         jax_logger.removeHandler(counter)
-    state, progress = train.restore_state(workdir)
+    state, progress = checkpoints.restore_state(workdir)
     return {"workdir": workdir, "results": results, "compiled": counter.names,
             "state": state, "progress": progress}
 
@@ -99,12 +101,12 @@ def test_train_step_is_pure_and_learns_a_small_set(baseline):
               + 0.1 * rng.standard_normal((8, 32, 32, 3))).astype(np.float32)
     batch = {"image": images[:4], "label": labels[:4]}
     config = tiny_config()
-    mesh = train.make_mesh(jax.devices()[:1])
-    step = train.make_train_step(mesh)
-    first = train.initial_state(config)
-    a, metrics_a = step(jax.device_put(first, train.replicated(mesh)), batch)
-    b, metrics_b = step(jax.device_put(train.initial_state(config), train.replicated(mesh)), batch)
-    np.testing.assert_array_equal(metrics_a["loss_sum"], metrics_b["loss_sum"])
+    mesh = sharding.make_mesh(jax.devices()[:1])
+    step = steps.make_train_step(mesh)
+    first = initial_state(config)
+    a, metrics_a = step(jax.device_put(first, sharding.replicated(mesh)), batch)
+    b, metrics_b = step(jax.device_put(initial_state(config), sharding.replicated(mesh)), batch)
+    np.testing.assert_array_equal(metrics_a.loss_sum, metrics_b.loss_sum)
     chex_equal = jax.tree.map(np.array_equal, params_of(a), params_of(b))
     assert all(jax.tree.leaves(chex_equal))
     assert int(a.step) == 1
@@ -114,8 +116,32 @@ def test_train_step_is_pure_and_learns_a_small_set(baseline):
     for i in range(30):
         part = slice(4 * (i % 2), 4 * (i % 2) + 4)
         state, metrics = step(state, {"image": images[part], "label": labels[part]})
-        losses.append(float(metrics["loss_sum"]) / 4)
+        losses.append(float(metrics.loss_sum) / 4)
     assert np.mean(losses[-4:]) < 0.5 * np.mean(losses[:4]), losses
+
+
+def test_prepare_builds_the_batch_inside_the_jitted_step(baseline):
+    """make_train_step(mesh, prepare) runs ``prepare`` (an Input's device-side batch
+    building) inside the jitted step: uint8 images normalised there train like the same
+    images normalised on the host."""
+    del baseline
+    mesh = sharding.make_mesh(jax.devices()[:1])
+    rng = np.random.default_rng(3)
+    images = rng.integers(0, 256, (4, 32, 32, 3), dtype=np.uint8)
+    labels = rng.integers(0, 10, 4).astype(np.int32)
+
+    def prepare(batch):
+        image = (batch["image"].astype(jnp.float32) / 255.0 - 0.5) / 0.5
+        return {"image": image, "label": batch["label"]}
+
+    def fresh():
+        return jax.device_put(initial_state(tiny_config()), sharding.replicated(mesh))
+
+    host = {"image": ((images / 255.0 - 0.5) / 0.5).astype(np.float32), "label": labels}
+    _, want = steps.make_train_step(mesh)(fresh(), host)
+    _, got = steps.make_train_step(mesh, prepare)(fresh(), {"image": images, "label": labels})
+    np.testing.assert_allclose(got.loss_sum, want.loss_sum, rtol=1e-5)
+    assert int(got.count) == 4
 
 
 def test_eval_step_counts_only_unmasked_examples(baseline):
@@ -123,46 +149,46 @@ def test_eval_step_counts_only_unmasked_examples(baseline):
     neither loss nor correct predictions."""
     del baseline  # its compiled eval_step is reused
     config = tiny_config()
-    mesh = train.make_mesh(jax.devices()[:1])
-    state = jax.device_put(train.initial_state(config), train.replicated(mesh))
-    evaluate = train.make_eval_step(mesh)
+    mesh = sharding.make_mesh(jax.devices()[:1])
+    state = jax.device_put(initial_state(config), sharding.replicated(mesh))
+    evaluate = steps.make_eval_step(mesh)
     rng = np.random.default_rng(1)
     images = rng.standard_normal((8, 32, 32, 3)).astype(np.float32)
     labels = np.array([0, 1, 1, 9, 3, 3, 3, 0], np.int32)
     mask = np.array([True] * 5 + [False] * 3)
     full = jax.device_get(evaluate(state, {"image": images, "label": labels, "mask": mask}))
-    assert full["count"].tolist() == np.bincount(labels[:5], minlength=10).tolist()
+    assert full.count.tolist() == np.bincount(labels[:5], minlength=10).tolist()
     # The same five real examples, the padding elsewhere.
     order = np.array([5, 0, 1, 6, 2, 3, 7, 4])
     part = jax.device_get(evaluate(state, {"image": images[order], "label": labels[order],
                                            "mask": order < 5}))
     # The same five examples, masked differently: the same sums.
-    np.testing.assert_allclose(part["loss_sum"], full["loss_sum"], rtol=1e-5)
-    assert part["correct"].tolist() == full["correct"].tolist()
-    assert (full["correct"] <= full["count"]).all()
+    np.testing.assert_allclose(part.loss_sum, full.loss_sum, rtol=1e-5)
+    assert part.correct.tolist() == full.correct.tolist()
+    assert (full.correct <= full.count).all()
 
 
 def test_eval_step_in_blocks_gives_the_same_metrics(baseline):
     """eval_step in blocks of images (what make_eval_step does on one CPU device) computes
     the same metrics as on the whole batch, with a smaller last block (10 = 4 + 4 + 2)."""
     del baseline
-    state = train.initial_state(tiny_config())
+    state = initial_state(tiny_config())
     rng = np.random.default_rng(2)
     batch = {"image": rng.standard_normal((10, 32, 32, 3)).astype(np.float32),
              "label": rng.integers(0, 10, 10).astype(np.int32),
              "mask": np.array([True] * 9 + [False])}
-    whole = jax.device_get(jax.jit(train.eval_step)(state, batch))
-    blocks = jax.device_get(jax.jit(lambda s, b: train.eval_step(s, b, block_size=4))(state, batch))
-    np.testing.assert_allclose(blocks["loss_sum"], whole["loss_sum"], rtol=1e-6)
-    assert blocks["correct"].tolist() == whole["correct"].tolist()
-    assert blocks["count"].tolist() == whole["count"].tolist()
+    whole = jax.device_get(jax.jit(steps.eval_step)(state, batch))
+    blocks = jax.device_get(jax.jit(lambda s, b: steps.eval_step(s, b, block_size=4))(state, batch))
+    np.testing.assert_allclose(blocks.loss_sum, whole.loss_sum, rtol=1e-6)
+    assert blocks.correct.tolist() == whole.correct.tolist()
+    assert blocks.count.tolist() == whole.count.tolist()
     # One CPU device: make_eval_step runs the model in a loop over blocks of
     # EVAL_BLOCK_SIZE images (the plain eval_step has no loop).
-    n = train.EVAL_BLOCK_SIZE + 1
+    n = steps.EVAL_BLOCK_SIZE + 1
     big = {k: jax.ShapeDtypeStruct((n, *v.shape[1:]), v.dtype) for k, v in batch.items()}
-    mesh = train.make_mesh(jax.devices()[:1])
-    blocked = train.make_eval_step(mesh).lower(state, big).as_text()
-    assert "while" not in jax.jit(train.eval_step).lower(state, big).as_text()
+    mesh = sharding.make_mesh(jax.devices()[:1])
+    blocked = steps.make_eval_step(mesh).lower(state, big).as_text()
+    assert "while" not in jax.jit(steps.eval_step).lower(state, big).as_text()
     assert ("while" in blocked) == (jax.devices()[0].platform == "cpu")
 
 
@@ -173,12 +199,12 @@ def test_end_to_end_writes_results_and_counts_every_test_image(baseline):
     assert sum(results["per_class_count"].values()) == MOCK_EXAMPLES
     assert list(results["per_class_accuracy"]) == list(CLASS_NAMES)
     assert results["step"] == 10 and len(results["epochs"]) == 2
-    lines = (workdir / metrics_io.METRICS_FILE).read_text().splitlines()
+    lines = (workdir / reports.METRICS_FILE).read_text().splitlines()
     assert [json.loads(line)["epoch"] for line in lines] == [1, 2]
-    saved = json.loads((workdir / metrics_io.RESULTS_FILE).read_text())
+    saved = json.loads((workdir / reports.RESULTS_FILE).read_text())
     assert saved["test_accuracy"] == results["test_accuracy"]
     assert saved["config"]["batch_size"] == 4 and saved["device"]["device_count"] >= 1
-    assert (workdir / metrics_io.PLOT_FILE).read_bytes()[:4] == b"\x89PNG"
+    assert (workdir / reports.PLOT_FILE).read_bytes()[:4] == b"\x89PNG"
     assert checkpoints.latest_step(workdir) == 10
     # The homework's sum: mean loss x images.
     first = results["epochs"][0]
@@ -202,7 +228,7 @@ def test_prints_the_homework_epoch_line_and_class_table(tmp_path, capsys, baseli
     assert "Devices: " in out and "per-device batch" in out
     assert "Test accuracy:" in out and "airplane" in out
     assert results["epochs"] == baseline["results"]["epochs"]
-    epoch_line = metrics_io.epoch_line(baseline["results"]["epochs"][0])
+    epoch_line = reports.epoch_line(baseline["results"]["epochs"][0])
     assert epoch_line.startswith("Epoch: 1 \tTraining Loss: ")
 
 
@@ -212,19 +238,19 @@ def test_interrupt_saves_and_resume_ends_with_the_same_weights(tmp_path, capsys,
     same per-epoch losses."""
     workdir = tmp_path / "interrupted"
 
-    def interrupt_at_step_3(step):
-        if step == 3:
+    def interrupt_at_step_3(event):
+        if event.global_step == 3:
             signal.raise_signal(signal.SIGINT)
 
     with pytest.raises(KeyboardInterrupt):
-        run(tiny_config(), workdir, step_callback=interrupt_at_step_3)
+        run(tiny_config(), workdir, on_step=interrupt_at_step_3)
     assert checkpoints.latest_step(workdir) == 3
     assert "continue with --resume" in capsys.readouterr().out
     with pytest.raises(ValueError, match="--resume"):
         run(tiny_config(), workdir)  # never silently overwrites a run
 
     results = run(tiny_config(resume=True), workdir)
-    resumed, _ = train.restore_state(workdir)
+    resumed, _ = checkpoints.restore_state(workdir)
     equal = jax.tree.map(np.array_equal, params_of(resumed), params_of(baseline["state"]))
     assert all(jax.tree.leaves(equal))
     expected = baseline["results"]["epochs"]
@@ -241,28 +267,18 @@ def test_resume_with_other_settings_is_refused(tmp_path, baseline):
         run(tiny_config(resume=True, seed=1), tmp_path / "run")
 
 
-def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch,
-                                                                   baseline):
+def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, baseline):
     """A NaN in epoch 2 raises NonFiniteLossError; the checkpoint of epoch 1 stays the
     latest one, its weights finite, and no results are written."""
     del baseline  # compiled steps
-    real_batches = train._train_batches
-
-    def poisoned(data, config, *, epoch, skip):
-        for batch in real_batches(data, config, epoch=epoch, skip=skip):
-            if epoch == 1:
-                batch = {**batch, "image": np.full_like(batch["image"], np.nan)}
-            yield batch
-
-    monkeypatch.setattr(train, "_train_batches", poisoned)
     workdir = tmp_path / "nan"
-    with pytest.raises(train.NonFiniteLossError, match="last good checkpoint is step 5"):
-        run(tiny_config(), workdir)
+    with pytest.raises(loop.NonFiniteLossError, match="last good checkpoint is step 5"):
+        run(tiny_config(), workdir, input_fn=poisoned_input(from_epoch=1))
     assert checkpoints.latest_step(workdir) == 5
-    state, progress = train.restore_state(workdir)
+    state, progress = checkpoints.restore_state(workdir)
     assert all(bool(jnp.isfinite(x).all()) for x in jax.tree.leaves(state.params))
     assert [r["epoch"] for r in progress["history"]] == [1]
-    assert not (workdir / metrics_io.RESULTS_FILE).exists()
+    assert not (workdir / reports.RESULTS_FILE).exists()
 
 
 def test_eval_only_evaluates_the_latest_checkpoint(tmp_path, baseline):
@@ -270,6 +286,6 @@ def test_eval_only_evaluates_the_latest_checkpoint(tmp_path, baseline):
     shutil.copytree(baseline["workdir"], tmp_path / "run")
     results = run(tiny_config(eval_only=True), tmp_path / "run")
     assert results["per_class_correct"] == baseline["results"]["per_class_correct"]
-    assert (tmp_path / "run" / metrics_io.EVAL_RESULTS_FILE).is_file()
+    assert (tmp_path / "run" / reports.EVAL_RESULTS_FILE).is_file()
     with pytest.raises(ValueError, match="no checkpoint"):
         run(tiny_config(eval_only=True), tmp_path / "empty")

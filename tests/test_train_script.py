@@ -1,15 +1,16 @@
 """scripts/train.py: flags, output and exit codes (0 done, 2 bad input, 3 NaN loss, 130 Ctrl-C)."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 import tensorflow_datasets as tfds
-
-from hw4jax import checkpoints, train
 from script_loader import load_script as load_script_file
+from train_inputs import poisoned_input
+
+from hw4jax.training import checkpoints, loop
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "scripts" / "train.py"
@@ -39,8 +40,9 @@ def one_error_line(capsys) -> str:
 
 def test_bad_flag_is_one_error_line_and_exit_2():
     """`python scripts/train.py --epochs two` exits 2 with one 'error: ...' line on stderr."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}  # this checkout's hw4jax
     child = subprocess.run([sys.executable, str(SCRIPT), "--epochs", "two"],
-                           capture_output=True, text=True, timeout=120, cwd=REPO)
+                           capture_output=True, text=True, timeout=120, cwd=REPO, env=env)
     assert child.returncode == 2
     assert child.stderr.strip().splitlines() == [
         "error: argument --epochs: invalid int value: 'two'"]
@@ -78,13 +80,9 @@ def test_trains_prints_and_refuses_to_overwrite(script, capsys, tmp_path):
 
 def test_nan_loss_exits_3(script, capsys, tmp_path, monkeypatch):
     """A NaN loss exits 3 with one error line pointing at the last good checkpoint."""
-    real_batches = train._train_batches
-
-    def poisoned(data, config, *, epoch, skip):
-        for batch in real_batches(data, config, epoch=epoch, skip=skip):
-            yield {**batch, "image": np.full_like(batch["image"], np.nan)}
-
-    monkeypatch.setattr(train, "_train_batches", poisoned)
+    real = loop.train_and_evaluate
+    monkeypatch.setattr(loop, "train_and_evaluate", lambda config, workdir: real(
+        config, workdir, input_fn=poisoned_input(from_epoch=0)))
     argv = TINY + ["--epochs", "1", "--workdir", str(tmp_path)]
     assert main_with_mock_data(script, argv) == 3
     assert "no checkpoint was saved" in one_error_line(capsys)
@@ -95,5 +93,5 @@ def test_interrupt_exits_130(script, tmp_path, monkeypatch):
     def interrupted(config, workdir):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(train, "train_and_evaluate", interrupted)
+    monkeypatch.setattr(loop, "train_and_evaluate", interrupted)
     assert script.main(["--workdir", str(tmp_path)]) == 130

@@ -1,30 +1,16 @@
-"""Question 2: the 2-2-1 network of the homework, by hand (chain rule) and by ``jax.grad``.
+"""Question 2's hand derivation, run: every chain-rule quantity per iteration, in float64.
 
-The network (no biases, linear hidden units, one sigmoid output)::
+Entry points that take plain Python numbers, validate them (``ValueError`` naming the
+problem and the fix) and compute in float64 inside ``with jax.enable_x64(True):``, so x64
+never leaks to the caller:
 
-    h1 = i1*w1 + i2*w2        h2 = i1*w3 + i2*w4
-    O_in = h1*w5 + h2*w6      O_out = sigmoid(O_in)
+* ``trace``: every quantity of the hand derivation (``hw4jax.backprop.net.chain_rule``),
+  each iteration, checked against ``jax.grad``; ``format_trace`` prints it as a table.
+* ``optimizer_losses``: loss per iteration under any optax optimizer, for comparing
+  optimizers on this net.
 
-The loss convention is explicit everywhere (``convention=``):
-
-  'half_squared'  E = 1/2 (y - O_out)^2   what the write-up's gradients follow
-                                          (dE/dO_out = -(y - O_out)); the default
-  'squared'       E = (y - O_out)^2       what the write-up prints as E in iteration 2
-
-Two layers of API:
-
-* Pure functions over a ``Weights`` pytree (``forward``, ``loss``, ``grad``, ``chain_rule``,
-  ``gd_step``, ``gd``, ``optimizer_step``). They compose with ``jax.jit``, ``jax.vmap`` and
-  ``jax.grad`` and compute in the dtype of their arguments; they never touch JAX's
-  settings. For float64, call them inside ``with jax.enable_x64(True):`` with float64 arrays.
-* Entry points that take plain Python numbers, validate them (``ValueError`` naming the
-  problem and the fix) and compute in float64 inside ``with jax.enable_x64(True):``, so
-  x64 never leaks to the caller: ``trace`` (every quantity of the hand derivation, each
-  iteration, checked against ``jax.grad``) and ``optimizer_losses`` (loss per iteration
-  under any optax optimizer, for comparing optimizers on this net).
-
-``hw4jax.hand_derivation`` holds the write-up's printed numbers and checks them against a
-``trace``.
+``hw4jax.backprop.hand_derivation`` holds the write-up's printed numbers and checks them
+against a ``trace``.
 """
 
 from __future__ import annotations
@@ -33,44 +19,27 @@ import dataclasses
 import functools
 import math
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 
-from hw4jax import optimizers
-
-LOSS_CONVENTIONS = ("half_squared", "squared")
-# The convention the write-up's gradients follow (its printed E uses 'squared').
-WRITEUP_LOSS = "half_squared"
-LOSS_FORMULAS = {"half_squared": "1/2 (y - O_out)^2", "squared": "(y - O_out)^2"}
+from hw4jax.backprop.net import (
+    LOSS_FORMULAS,
+    WEIGHT_NAMES,
+    WRITEUP_LOSS,
+    Weights,
+    chain_rule,
+    check_convention,
+    loss,
+    optimizer_step,
+)
+from hw4jax.training import optimizers
 
 # 'gd' is plain gradient descent, w <- w - alpha * dE/dw (optax.sgd without momentum).
 OPTIMIZERS = ("gd",) + tuple(name for name in optimizers.OPTIMIZERS if name != "sgd")
-
-WEIGHT_NAMES = ("w1", "w2", "w3", "w4", "w5", "w6")
-
-
-class Weights(NamedTuple):
-    """The six weights of the 2-2-1 net: scalars, or arrays of one shape under ``vmap``."""
-
-    w1: jax.Array
-    w2: jax.Array
-    w3: jax.Array
-    w4: jax.Array
-    w5: jax.Array
-    w6: jax.Array
-
-
-class Forward(NamedTuple):
-    """Every intermediate of the forward pass (same shape and dtype as the weights)."""
-
-    h1: jax.Array
-    h2: jax.Array
-    o_in: jax.Array
-    o_out: jax.Array
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,158 +70,6 @@ class Setting:
 HOMEWORK = Setting()
 
 
-# ----------------------------------------------------------------------------------------
-# Pure functions (any dtype; jit / vmap / grad friendly)
-# ----------------------------------------------------------------------------------------
-
-
-def forward(weights: Weights, inputs: jax.Array) -> Forward:
-    """The forward pass.
-
-    Args:
-      weights: the six weights, each a scalar (or any one shape, broadcast together).
-      inputs: [2] array (i1, i2), same dtype as the weights.
-
-    Returns:
-      ``Forward(h1, h2, o_in, o_out)``, each shaped like the weights.
-    """
-    i1, i2 = inputs[0], inputs[1]
-    h1 = i1 * weights.w1 + i2 * weights.w2
-    h2 = i1 * weights.w3 + i2 * weights.w4
-    o_in = h1 * weights.w5 + h2 * weights.w6
-    return Forward(h1, h2, o_in, jax.nn.sigmoid(o_in))
-
-
-def loss_from_output(o_out: jax.Array, target: jax.Array, *, convention: str) -> jax.Array:
-    """E of one output under ``convention`` ('half_squared' or 'squared'); N = 1 here."""
-    _check_convention(convention)
-    squared_error = jnp.square(target - o_out)
-    return 0.5 * squared_error if convention == "half_squared" else squared_error
-
-
-def loss(
-    weights: Weights, inputs: jax.Array, target: jax.Array, *, convention: str = WRITEUP_LOSS
-) -> jax.Array:
-    """E(weights) for one example: scalar (per weight set under ``vmap``)."""
-    return loss_from_output(forward(weights, inputs).o_out, target, convention=convention)
-
-
-def grad(
-    weights: Weights, inputs: jax.Array, target: jax.Array, *, convention: str = WRITEUP_LOSS
-) -> Weights:
-    """dE/dw for all six weights by ``jax.grad``: a ``Weights`` shaped like ``weights``."""
-    return jax.grad(loss)(weights, inputs, target, convention=convention)
-
-
-def chain_rule(
-    weights: Weights, inputs: jax.Array, target: jax.Array, *, convention: str = WRITEUP_LOSS
-) -> dict[str, jax.Array]:
-    """Every quantity of the hand derivation, by the chain rule written out.
-
-    Returns a dict keyed as in the write-up: the forward values ('h1', 'h2', 'O_in',
-    'O_out', 'y - O_out', 'E'), the local derivatives ('dE/dO_out', 'dO_out/dO_in',
-    'dO_in/dw5' = h1, 'dO_in/dw6' = h2, 'dO_in/dh1' = w5, 'dO_in/dh2' = w6,
-    'dh1/dw1' = i1, 'dh1/dw2' = i2, 'dh2/dw3' = i1, 'dh2/dw4' = i2), the backpropagated
-    errors ('dE/dO_in', 'dE/dh1', 'dE/dh2') and the gradients 'dE/dw1' ... 'dE/dw6';
-    each value shaped like the weights.
-    """
-    fwd = forward(weights, inputs)
-    i1, i2 = inputs[0], inputs[1]
-    error = target - fwd.o_out
-    q: dict[str, jax.Array] = {
-        "h1": fwd.h1,
-        "h2": fwd.h2,
-        "O_in": fwd.o_in,
-        "O_out": fwd.o_out,
-        "y - O_out": error,
-        "E": loss_from_output(fwd.o_out, target, convention=convention),
-    }
-    # d/dO of 1/2 (y - O)^2 is -(y - O); of (y - O)^2 it is -2 (y - O).
-    q["dE/dO_out"] = -error if convention == "half_squared" else -2.0 * error
-    q["dO_out/dO_in"] = fwd.o_out * (1.0 - fwd.o_out)  # sigmoid' = sigmoid (1 - sigmoid)
-    q["dE/dO_in"] = q["dE/dO_out"] * q["dO_out/dO_in"]
-    q["dO_in/dw5"], q["dO_in/dw6"] = fwd.h1, fwd.h2
-    q["dO_in/dh1"], q["dO_in/dh2"] = weights.w5, weights.w6
-    q["dE/dw5"] = q["dE/dO_in"] * q["dO_in/dw5"]
-    q["dE/dw6"] = q["dE/dO_in"] * q["dO_in/dw6"]
-    q["dE/dh1"] = q["dE/dO_in"] * q["dO_in/dh1"]
-    q["dE/dh2"] = q["dE/dO_in"] * q["dO_in/dh2"]
-    q["dh1/dw1"], q["dh1/dw2"], q["dh2/dw3"], q["dh2/dw4"] = i1, i2, i1, i2
-    q["dE/dw1"] = q["dE/dh1"] * q["dh1/dw1"]
-    q["dE/dw2"] = q["dE/dh1"] * q["dh1/dw2"]
-    q["dE/dw3"] = q["dE/dh2"] * q["dh2/dw3"]
-    q["dE/dw4"] = q["dE/dh2"] * q["dh2/dw4"]
-    return q
-
-
-def chain_rule_grad(
-    weights: Weights, inputs: jax.Array, target: jax.Array, *, convention: str = WRITEUP_LOSS
-) -> Weights:
-    """dE/dw for all six weights by the written-out chain rule (compare with ``grad``)."""
-    q = chain_rule(weights, inputs, target, convention=convention)
-    return Weights(*(q[f"dE/d{name}"] for name in WEIGHT_NAMES))
-
-
-def gd_step(
-    weights: Weights,
-    inputs: jax.Array,
-    target: jax.Array,
-    *,
-    learning_rate: float,
-    convention: str = WRITEUP_LOSS,
-) -> Weights:
-    """One step of plain gradient descent, w <- w - alpha * dE/dw."""
-    g = grad(weights, inputs, target, convention=convention)
-    return jax.tree.map(lambda w, gw: w - learning_rate * gw, weights, g)
-
-
-def gd(
-    weights: Weights,
-    inputs: jax.Array,
-    target: jax.Array,
-    *,
-    learning_rate: float,
-    iterations: int,
-    convention: str = WRITEUP_LOSS,
-) -> tuple[Weights, jax.Array]:
-    """``iterations`` steps of plain gradient descent (``lax.scan``; ``iterations`` is static).
-
-    Returns:
-      (weights after the last step, losses [iterations] where losses[k] is E at the
-      weights before step k + 1).
-    """
-
-    def body(w, _):
-        e = loss(w, inputs, target, convention=convention)
-        return gd_step(w, inputs, target, learning_rate=learning_rate, convention=convention), e
-
-    return jax.lax.scan(body, weights, None, length=iterations)
-
-
-def optimizer_step(
-    optimizer: optax.GradientTransformation,
-    weights: Weights,
-    opt_state: optax.OptState,
-    inputs: jax.Array,
-    target: jax.Array,
-    *,
-    convention: str = WRITEUP_LOSS,
-) -> tuple[Weights, optax.OptState, jax.Array, Weights]:
-    """One step of any optax optimizer.
-
-    Returns:
-      (new weights, new optimizer state, E before the step, dE/dw by ``jax.grad``).
-    """
-    e, g = jax.value_and_grad(loss)(weights, inputs, target, convention=convention)
-    updates, opt_state = optimizer.update(g, opt_state, weights)
-    return optax.apply_updates(weights, updates), opt_state, e, g
-
-
-# ----------------------------------------------------------------------------------------
-# Validated float64 entry points
-# ----------------------------------------------------------------------------------------
-
-
 def validate_setting(setting: Setting) -> Setting:
     """Returns ``setting`` with numbers as floats, or raises ValueError naming the problem
     and the fix (wrong count of inputs or weights, non-finite numbers, learning rate <= 0,
@@ -271,7 +88,7 @@ def validate_setting(setting: Setting) -> Setting:
         raise ValueError(f"iterations must be an integer, got {iterations!r}: pass e.g. 2")
     if iterations < 1:
         raise ValueError(f"iterations must be >= 1, got {iterations}: pass at least 1")
-    _check_convention(setting.loss)
+    check_convention(setting.loss)
     if setting.optimizer not in OPTIMIZERS:
         raise ValueError(
             f"unknown optimizer {setting.optimizer!r}: choose one of {', '.join(OPTIMIZERS)}"
@@ -289,7 +106,7 @@ def validate_setting(setting: Setting) -> Setting:
 @functools.lru_cache(maxsize=64)
 def make_optimizer(name: str, learning_rate: float) -> optax.GradientTransformation:
     """The optax optimizer for ``name`` in ``OPTIMIZERS`` ('gd' is plain gradient descent),
-    with ``hw4jax.optimizers``' torch.optim defaults for the others.
+    with ``hw4jax.training.optimizers``' torch.optim defaults for the others.
 
     Cached, so that the same (name, learning rate) is the same object and the jitted step
     that takes it as a static argument compiles once.
@@ -381,33 +198,41 @@ def trace(setting: Setting = HOMEWORK) -> Trace:
             q, new_weights, opt_state, g = _traced_step(
                 optimizer, weights, opt_state, inputs, target, setting.loss
             )
-            chain = np.array([float(q[f"dE/d{n}"]) for n in WEIGHT_NAMES])
-            auto = np.array([float(x) for x in g])
-            max_diff = float(np.max(np.abs(chain - auto)))
-            if not max_diff <= 1e-12 * max(1.0, float(np.max(np.abs(auto)))):
-                raise RuntimeError(f"chain rule and jax.grad disagree by {max_diff:g}")
-            after = {n: float(w) for n, w in zip(WEIGHT_NAMES, new_weights)}
-            if setting.optimizer == "gd":
-                by_hand = {n: float(w) - setting.learning_rate * c
-                           for n, w, c in zip(WEIGHT_NAMES, weights, chain)}
-                if not all(math.isclose(by_hand[n], after[n], rel_tol=1e-14, abs_tol=1e-15)
-                           for n in WEIGHT_NAMES):
-                    raise RuntimeError(f"hand update {by_hand} differs from optax {after}")
-            quantities = {k: float(v) for k, v in q.items()}
-            quantities.update({f"{n}+": after[n] for n in WEIGHT_NAMES})
-            steps.append(
-                Step(
-                    iteration=iteration,
-                    weights={n: float(w) for n, w in zip(WEIGHT_NAMES, weights)},
-                    quantities=quantities,
-                    autodiff_grads={f"dE/d{n}": float(x) for n, x in zip(WEIGHT_NAMES, g)},
-                    max_grad_diff=max_diff,
-                    weights_after=after,
-                )
-            )
+            steps.append(_checked_step(iteration, setting, weights, q, g, new_weights))
             weights = new_weights
         final_loss = float(loss(weights, inputs, target, convention=setting.loss))
     return Trace(setting=setting, steps=tuple(steps), final_loss=final_loss)
+
+
+def _checked_step(
+    iteration: int, setting: Setting, weights: Weights, q: dict, g: Weights, new_weights: Weights
+) -> Step:
+    """One iteration's record, after checking chain rule == jax.grad and, for 'gd', that
+    the hand update w - alpha * dE/dw gives optax's weights."""
+    chain = np.array([float(q[f"dE/d{n}"]) for n in WEIGHT_NAMES])
+    auto = np.array([float(x) for x in g])
+    max_diff = float(np.max(np.abs(chain - auto)))
+    if not max_diff <= 1e-12 * max(1.0, float(np.max(np.abs(auto)))):
+        raise RuntimeError(f"chain rule and jax.grad disagree by {max_diff:g}")
+    after = {n: float(w) for n, w in zip(WEIGHT_NAMES, new_weights)}
+    if setting.optimizer == "gd":
+        by_hand = {
+            n: float(w) - setting.learning_rate * c for n, w, c in zip(WEIGHT_NAMES, weights, chain)
+        }
+        if not all(
+            math.isclose(by_hand[n], after[n], rel_tol=1e-14, abs_tol=1e-15) for n in WEIGHT_NAMES
+        ):
+            raise RuntimeError(f"hand update {by_hand} differs from optax {after}")
+    quantities = {k: float(v) for k, v in q.items()}
+    quantities.update({f"{n}+": after[n] for n in WEIGHT_NAMES})
+    return Step(
+        iteration=iteration,
+        weights={n: float(w) for n, w in zip(WEIGHT_NAMES, weights)},
+        quantities=quantities,
+        autodiff_grads={f"dE/d{n}": float(x) for n, x in zip(WEIGHT_NAMES, g)},
+        max_grad_diff=max_diff,
+        weights_after=after,
+    )
 
 
 def optimizer_losses(
@@ -431,8 +256,13 @@ def optimizer_losses(
       float64 numpy array [iterations + 1]: E at the initial weights, then after each step.
     """
     setting = validate_setting(
-        Setting(inputs=tuple(inputs), target=target, weights=tuple(weights),
-                iterations=iterations, loss=convention)
+        Setting(
+            inputs=tuple(inputs),
+            target=target,
+            weights=tuple(weights),
+            iterations=iterations,
+            loss=convention,
+        )
     )
     with jax.enable_x64(True):
         w0 = Weights(*(jnp.asarray(w, jnp.float64) for w in setting.weights))
@@ -487,12 +317,17 @@ def format_trace(tr: Trace) -> str:
         f"  inputs i1={_num(s.inputs[0])} i2={_num(s.inputs[1])}   target y={_num(s.target)}"
         f"   learning rate alpha={_num(s.learning_rate)}   iterations={s.iterations}",
         f"  loss: {s.loss}, E = {LOSS_FORMULAS[s.loss]}"
-        + ("   (the write-up's gradients use this; its printed E is (y - O_out)^2:"
-           " --loss squared)" if s.loss == WRITEUP_LOSS
-           else "   (not the write-up's gradients, which use 1/2 (y - O_out)^2)"),
+        + (
+            "   (the write-up's gradients use this; its printed E is (y - O_out)^2: --loss squared)"
+            if s.loss == WRITEUP_LOSS
+            else "   (not the write-up's gradients, which use 1/2 (y - O_out)^2)"
+        ),
         f"  optimizer: {s.optimizer}"
-        + ("  (plain gradient descent, w+ = w - alpha * dE/dw)" if s.optimizer == "gd" else
-           "  (optax, torch.optim defaults)"),
+        + (
+            "  (plain gradient descent, w+ = w - alpha * dE/dw)"
+            if s.optimizer == "gd"
+            else "  (optax, torch.optim defaults)"
+        ),
     ]
     how = {
         "E": LOSS_FORMULAS[s.loss],
@@ -501,25 +336,32 @@ def format_trace(tr: Trace) -> str:
     for step in tr.steps:
         q = step.quantities
         out.append("")
-        out.append(f"Iteration {step.iteration}   weights: "
-                   + "  ".join(f"{n}={_num(v)}" for n, v in step.weights.items()))
+        out.append(
+            f"Iteration {step.iteration}   weights: "
+            + "  ".join(f"{n}={_num(v)}" for n, v in step.weights.items())
+        )
         out.append(f"  {'quantity':<14}{'computed as':<28}{'value':>22}")
         for name, formula in _DERIVATION_ROWS:
             if name == "dE/dO_out":
                 out.append("  backward (chain rule)")
             out.append(f"  {name:<14}{formula or how[name]:<28}{q[name]:>22.15g}")
-        out.append(f"  jax.grad gives the same dE/dw: max |chain rule - jax.grad| = "
-                   f"{step.max_grad_diff:.3g}")
-        rule = ("w - alpha * dE/dw" if s.optimizer == "gd" else f"{s.optimizer} step")
+        out.append(
+            f"  jax.grad gives the same dE/dw: max |chain rule - jax.grad| = "
+            f"{step.max_grad_diff:.3g}"
+        )
+        rule = "w - alpha * dE/dw" if s.optimizer == "gd" else f"{s.optimizer} step"
         out.append(f"  update ({rule})")
         for n in WEIGHT_NAMES:
             out.append(f"  {n + '+':<14}{'':<28}{step.weights_after[n]:>22.15g}")
     out.append("")
-    out.append("E = " + LOSS_FORMULAS[s.loss] + ": "
-               + ", ".join(f"{st.quantities['E']:.9g} before step {st.iteration}"
-                           for st in tr.steps[:3])
-               + (", ..." if len(tr.steps) > 3 else "")
-               + f", {tr.final_loss:.9g} after step {len(tr.steps)}")
+    out.append(
+        "E = "
+        + LOSS_FORMULAS[s.loss]
+        + ": "
+        + ", ".join(f"{st.quantities['E']:.9g} before step {st.iteration}" for st in tr.steps[:3])
+        + (", ..." if len(tr.steps) > 3 else "")
+        + f", {tr.final_loss:.9g} after step {len(tr.steps)}"
+    )
     return "\n".join(out)
 
 
@@ -538,15 +380,6 @@ def _traced_step(optimizer, weights, opt_state, inputs, target, convention):
 
 _jit_chain_rule = jax.jit(chain_rule, static_argnames="convention")
 _jit_optimizer_step = jax.jit(optimizer_step, static_argnums=0, static_argnames="convention")
-
-
-def _check_convention(convention: str) -> None:
-    if convention not in LOSS_CONVENTIONS:
-        raise ValueError(
-            f"unknown loss convention {convention!r}: choose 'half_squared' "
-            "(E = 1/2 (y - O_out)^2, the write-up's gradients) or 'squared' "
-            "(E = (y - O_out)^2, the write-up's printed E)"
-        )
 
 
 def _finite_number(value: Any, what: str) -> float:

@@ -1,0 +1,140 @@
+"""Where a run's batches come from: the ``Input`` the training loop takes, and CIFAR-10's.
+
+The loop never builds a dataset itself: it calls ``Input.train_batches(epoch, skip)`` for
+each epoch and ``Input.eval_batches()`` for each evaluation, and hands the batches to the
+jitted steps. So another source plugs in without touching the loop: batches another
+framework augmented (``dataclasses.replace(input, train_batches=...)``), or uint8 batches
+whose images are built on the device inside the jitted train step (``prepare``).
+
+TensorFlow (tf.data, tfds) is imported only when ``cifar10_input`` or ``dataset_input``
+runs: the steps and the loop do not need it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+from collections.abc import Callable, Iterable, Iterator
+
+import jax
+import numpy as np
+
+from hw4jax.data.cifar10_archive import IMAGE_SHAPE
+from hw4jax.training.config import Config
+from hw4jax.training.sharding import global_max, global_sum
+
+NumpyBatch = dict[str, np.ndarray]
+
+
+@dataclasses.dataclass(frozen=True)
+class Input:
+    """A run's data, as the training loop uses it.
+
+    Attributes:
+      train_batches: (epoch, skip) -> epoch ``epoch``'s training batches from batch ``skip``
+        on (this process's part, numpy: 'image' float32 [B, 32, 32, 3], 'label' int32 [B]);
+        the same (epoch, skip) must give the same batches (exact resume).
+      eval_batches: () -> the test set in padded batches with a 'mask' (False: padding),
+        the same number of batches on every process.
+      steps_per_epoch: batches of one epoch.
+      train_examples, test_examples: the split sizes, over all processes.
+      prepare: applied to each training batch inside the jitted train step
+        (``hw4jax.training.steps.train_step``), or None.
+    """
+
+    train_batches: Callable[[int, int], Iterable[NumpyBatch]]
+    eval_batches: Callable[[], Iterable[NumpyBatch]]
+    steps_per_epoch: int
+    train_examples: int
+    test_examples: int
+    prepare: Callable[[dict], dict] | None = None
+
+
+def cifar10_input(config: Config) -> Input:
+    """tfds's CIFAR-10 (``hw4jax.data.cifar10``), the first ``config.train_examples`` /
+    ``test_examples`` of each split, prepared offline from ``config.archive`` first where
+    that is given and the dataset is not yet prepared in ``config.data_dir``.
+
+    Raises:
+      ValueError: not prepared and no archive (``DatasetNotPreparedError``), or too few
+        examples for one batch.
+    """
+    from hw4jax.data import cifar10
+
+    if config.archive is not None:
+        # Returns at once where the dataset is already prepared in data_dir.
+        cifar10.prepare_offline(config.archive, config.data_dir)
+
+    def split(name: str, n: int | None) -> str:
+        return name if n is None else f"{name}[:{n}]"
+
+    train = cifar10.load_split(split("train", config.train_examples), data_dir=config.data_dir)
+    test = cifar10.load_split(split("test", config.test_examples), data_dir=config.data_dir)
+    return dataset_input(train, test, config)
+
+
+def dataset_input(train_ds, test_ds, config: Config) -> Input:
+    """The ``Input`` of two tf.data splits ({'image': uint8 [32, 32, 3], 'label': int []},
+    one pass each, in a deterministic order): ``hw4jax.data.pipeline``'s augmented training
+    batches (``config``'s batch size, seed and augmentation) and padded evaluation batches.
+    Each process takes its own shard of both splits.
+
+    Raises:
+      ValueError: the training split makes no batch of ``config.batch_size``.
+    """
+    from hw4jax import augment
+    from hw4jax.data import pipeline
+
+    process_count, process_index = jax.process_count(), jax.process_index()
+    local_batch = config.batch_size // process_count
+    local_eval_batch = config.eval_batch_size // process_count
+    n_train = pipeline.count_examples(train_ds)
+    # The training pipeline shards by process itself (equal shards); the test set is
+    # sharded here, shards differing by at most one example, padded to equal batch counts.
+    if process_count > 1:
+        test_ds = test_ds.shard(process_count, process_index)
+    n_test = pipeline.count_examples(test_ds)
+    steps = pipeline.steps_per_epoch(n_train, batch_size=local_batch, process_count=process_count)
+    if steps == 0:
+        raise ValueError(
+            f"{n_train} training examples make no batch of {config.batch_size}: "
+            "lower --batch-size or use more --train-examples"
+        )
+    augment_config = augment.AugmentConfig() if config.augment else None
+
+    def train_batches(epoch: int, skip: int) -> Iterator[NumpyBatch]:
+        return pipeline.as_numpy_batches(
+            pipeline.train_dataset(
+                train_ds,
+                batch_size=local_batch,
+                seed=config.seed,
+                epoch=epoch,
+                augment=augment_config,
+                skip_batches=skip,
+            )
+        )
+
+    eval_batches = math.ceil(global_max(n_test) / local_eval_batch)
+    return Input(
+        train_batches=train_batches,
+        eval_batches=lambda: _padded_to(
+            pipeline.as_numpy_batches(pipeline.eval_dataset(test_ds, batch_size=local_eval_batch)),
+            eval_batches,
+            local_eval_batch,
+        ),
+        steps_per_epoch=steps,
+        train_examples=n_train,
+        test_examples=global_sum(n_test),
+    )
+
+
+def _padded_to(batches: Iterator[NumpyBatch], count: int, batch_size: int) -> Iterator[NumpyBatch]:
+    """``batches`` followed by all-padding batches, ``count`` in all: every process then runs
+    the same number of (collective) eval steps."""
+    empty = {
+        "image": np.zeros((batch_size, *IMAGE_SHAPE), np.float32),
+        "label": np.zeros((batch_size,), np.int32),
+        "mask": np.zeros((batch_size,), bool),
+    }
+    return itertools.islice(itertools.chain(batches, itertools.repeat(empty)), count)

@@ -1,0 +1,129 @@
+"""The jitted training and evaluation steps, data-parallel over a device mesh.
+
+train_step      (state, batch) -> (state, metrics): cross-entropy, gradients, optax
+                update, BatchNorm statistics; dropout's key is fold_in(key, step), so
+                the step is a pure function of state and batch.
+eval_step       (state, batch) -> metrics: masked loss sum and per-class counts.
+make_train_step, make_eval_step
+                jit them over a 1-D device mesh (``hw4jax.training.sharding``): state
+                replicated, batch sharded on its first axis, the state donated. One jitted
+                function per mesh (and batch preparation), kept for the process.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+import optax
+from jax.sharding import Mesh
+
+from hw4jax.cnn.blocks import map_batch_blocks
+from hw4jax.training.metrics import Totals
+from hw4jax.training.sharding import batch_sharded, replicated
+from hw4jax.training.state import TrainState
+
+# Images per block of make_eval_step on one CPU device: the fastest of 32, 64 and the
+# whole batch at batch 256 when measured.
+EVAL_BLOCK_SIZE = 64
+
+Batch = dict[str, jax.Array]
+
+
+def train_step(
+    state: TrainState, batch: Batch, *, prepare: Callable[[Batch], Batch] | None = None
+) -> tuple[TrainState, Totals]:
+    """One optimizer step on ``batch`` (pure; jit it with ``make_train_step``).
+
+    Args:
+      state: the train state.
+      batch: 'image' float32 [B, H, W, C] (normalized), 'label' int32 [B]; or anything
+        ``prepare`` turns into that.
+      prepare: applied to ``batch`` first, inside the step (e.g. building float images from
+        uint8 data on the device); None: the batch is used as it is.
+
+    Returns:
+      (new state, metrics) with metrics ``Totals``: loss_sum float32 (mean loss x B, the
+      homework's ``loss.item() * batch_size``), correct int32, count int32 (= B).
+    """
+    if prepare is not None:
+        batch = prepare(batch)
+    dropout_key = jax.random.fold_in(jax.random.wrap_key_data(state.key), state.step)
+
+    def loss_fn(params):
+        logits, updates = state.apply_fn(
+            {"params": params, "batch_stats": state.batch_stats},
+            batch["image"],
+            train=True,
+            rngs={"dropout": dropout_key},
+            mutable=["batch_stats"],
+        )
+        loss = optax.softmax_cross_entropy_with_integer_labels(logits, batch["label"]).mean()
+        return loss, (logits, updates["batch_stats"])
+
+    (loss, (logits, batch_stats)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+    state = state.apply_gradients(grads=grads, batch_stats=batch_stats)
+    count = batch["label"].shape[0]
+    return state, Totals(
+        loss_sum=loss * count,
+        correct=jnp.sum(jnp.argmax(logits, -1) == batch["label"], dtype=jnp.int32),
+        count=jnp.asarray(count, jnp.int32),
+    )
+
+
+def eval_step(state: TrainState, batch: Batch, *, block_size: int | None = None) -> Totals:
+    """Evaluation metrics of one (possibly padded) batch (pure; jit it with ``make_eval_step``).
+
+    Args:
+      state: the train state (BatchNorm uses its running statistics, dropout is off).
+      batch: 'image' float32 [B, H, W, C], 'label' int [B], 'mask' bool [B] (False: padding).
+      block_size: run the model on this many images at a time (the same logits: in eval
+        mode every example is computed on its own), or None for the whole batch at once.
+
+    Returns:
+      ``Totals``: loss_sum float32 (summed over real examples), correct int32
+      [num_classes] and count int32 [num_classes]: per true class, the correct predictions
+      and the examples.
+    """
+    variables = {"params": state.params, "batch_stats": state.batch_stats}
+    logits = map_batch_blocks(
+        lambda images: state.apply_fn(variables, images, train=False), block_size, batch["image"]
+    )
+    mask = batch["mask"]
+    losses = optax.softmax_cross_entropy_with_integer_labels(logits, batch["label"])
+    one_hot = jax.nn.one_hot(batch["label"], logits.shape[-1], dtype=jnp.int32) * mask[:, None]
+    hit = (jnp.argmax(logits, -1) == batch["label"]).astype(jnp.int32)
+    return Totals(
+        loss_sum=jnp.sum(jnp.where(mask, losses, 0.0)),
+        correct=jnp.sum(one_hot * hit[:, None], axis=0),
+        count=jnp.sum(one_hot, axis=0),
+    )
+
+
+@functools.cache
+def make_train_step(
+    mesh: Mesh, prepare: Callable[[Batch], Batch] | None = None
+) -> Callable[[TrainState, Batch], tuple[TrainState, Totals]]:
+    """``train_step`` jitted over ``mesh``: state replicated and donated, batch sharded;
+    ``prepare`` (see ``train_step``) runs inside the same jitted step."""
+    rep, data = replicated(mesh), batch_sharded(mesh)
+    step = train_step if prepare is None else functools.partial(train_step, prepare=prepare)
+    return jax.jit(step, in_shardings=(rep, data), out_shardings=(rep, rep), donate_argnums=0)
+
+
+@functools.cache
+def make_eval_step(mesh: Mesh) -> Callable[[TrainState, Batch], Totals]:
+    """``eval_step`` jitted over ``mesh``: state replicated, batch sharded.
+
+    On a single CPU device the model runs in blocks of ``EVAL_BLOCK_SIZE`` images: the same
+    logits, and more images/s at large batches, where a whole batch's activations fall out
+    of cache. A mesh of several devices already splits the batch.
+    """
+    rep, data = replicated(mesh), batch_sharded(mesh)
+    one_cpu = mesh.size == 1 and mesh.devices.flat[0].platform == "cpu"
+    block = EVAL_BLOCK_SIZE if one_cpu else None
+    return jax.jit(
+        functools.partial(eval_step, block_size=block), in_shardings=(rep, data), out_shardings=rep
+    )
