@@ -34,7 +34,9 @@ class Config:
     """Settings of one training run; construct with ``get_config(**overrides)``.
 
     Each field's meaning is its ``help`` (``dataclasses.fields(Config)[i].metadata``), the
-    same text ``scripts/train.py --help`` prints. ``batch_size`` and ``eval_batch_size``
+    same text ``scripts/train.py --help`` prints (for ``augment`` and ``progress``, which
+    default to True, the help of the switch that turns them off: ``--no-augment``,
+    ``--no-progress``). ``batch_size`` and ``eval_batch_size``
     are global (all devices, all hosts) and must split evenly over the devices.
     ``distributed`` and the three fields after it describe the launch: the entry point
     (``scripts/train.py``) calls ``jax.distributed.initialize`` with them before training.
