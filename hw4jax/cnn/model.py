@@ -103,21 +103,43 @@ class BatchNorm(nn.Module):
         return (x - mean) * inv + bias.astype(dtype)
 
 
+def pool_windows(x: jax.Array) -> jax.Array:
+    """The 2x2 stride-2 windows of an NHWC map: [N, H, W, C] -> [N, H//2, 2, W//2, 2, C]
+    (odd trailing rows and columns dropped, as PyTorch's floor mode does)."""
+    n, h, w, c = x.shape
+    return x[:, : h // 2 * 2, : w // 2 * 2].reshape(n, h // 2, 2, w // 2, 2, c)
+
+
 def max_pool_2x2(x: jax.Array) -> jax.Array:
     """nn.MaxPool2d(2): 2x2 window, stride 2, no padding (floor), NHWC.
 
     Written as a max over a reshape instead of ``nn.max_pool`` (a reduce_window): the same
     values, and XLA's CPU gradient of a reduce over a reshape is a compare and a select,
-    where reduce_window's select_and_scatter made the whole train step measurably slower.
-    The gradients agree with PyTorch's wherever a window's
-    maximum is unique; on ties JAX shares the gradient among the tied inputs where
-    PyTorch gives it to the first. Every pool here follows a ReLU, so tied zeros (the
-    common case) get no gradient either way; ties among positive values would need two
-    exactly equal activations.
+    where reduce_window's select_and_scatter made the whole train step slower. The
+    gradients agree with PyTorch's wherever a window's maximum is unique; on ties JAX shares
+    the gradient among the tied inputs where PyTorch gives it to the first (row-major).
+    Every pool here follows a ReLU, so tied zeros (the common case) get no gradient either
+    way; ties among positive values need two equal activations, which float32 rounding
+    makes of two values closer than an ulp.
     """
-    n, h, w, c = x.shape
-    x = x[:, : h // 2 * 2, : w // 2 * 2]  # floor, as PyTorch
-    return x.reshape(n, h // 2, 2, w // 2, 2, c).max(axis=(2, 4))
+    return pool_windows(x).max(axis=(2, 4))
+
+
+class ReLU(nn.Module):
+    """``nn.relu`` as a (parameter-free) module, so that its decisions can be seen and
+    pinned with ``flax.linen.intercept_methods`` (``hw4jax.parity`` does)."""
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        return nn.relu(x)
+
+
+class MaxPool2x2(nn.Module):
+    """``max_pool_2x2`` as a (parameter-free) module, for the same reason as ``ReLU``."""
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        return max_pool_2x2(x)
 
 
 class CNN(nn.Module):
@@ -158,19 +180,19 @@ class CNN(nn.Module):
         batch_norm = functools.partial(BatchNorm, use_running_average=not train)
         dropout = functools.partial(nn.Dropout, rate=self.dropout_rate, deterministic=not train)
 
-        x = nn.relu(batch_norm(name="bn1")(conv(0, x)))
-        x = nn.relu(conv(1, x))
-        x = max_pool_2x2(x)
-        x = nn.relu(batch_norm(name="bn2")(conv(2, x)))
-        x = nn.relu(conv(3, x))
-        x = max_pool_2x2(x)
+        x = ReLU(name="relu1")(batch_norm(name="bn1")(conv(0, x)))
+        x = ReLU(name="relu2")(conv(1, x))
+        x = MaxPool2x2(name="pool1")(x)
+        x = ReLU(name="relu3")(batch_norm(name="bn2")(conv(2, x)))
+        x = ReLU(name="relu4")(conv(3, x))
+        x = MaxPool2x2(name="pool2")(x)
         x = dropout()(x)
-        x = nn.relu(batch_norm(name="bn3")(conv(4, x)))
-        x = nn.relu(conv(5, x))
-        x = max_pool_2x2(x)
+        x = ReLU(name="relu5")(batch_norm(name="bn3")(conv(4, x)))
+        x = ReLU(name="relu6")(conv(5, x))
+        x = MaxPool2x2(name="pool3")(x)
         x = dropout()(x)
         x = x.reshape((x.shape[0], -1))
-        x = nn.relu(dense(0, x))
-        x = nn.relu(dense(1, x))
+        x = ReLU(name="relu7")(dense(0, x))
+        x = ReLU(name="relu8")(dense(1, x))
         x = dropout()(x)
         return dense(2, x)
