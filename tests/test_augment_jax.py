@@ -412,6 +412,21 @@ def test_importing_the_package_or_jax_ops_does_not_import_tensorflow():
         augment.no_such_op  # noqa: B018
 
 
+def test_parity_rows_cover_both_backends_and_fail_on_a_missing_array(tmp_path):
+    """The parity report has a row per fixture array and backend; an array missing from
+    the fixture is a failing row in each backend, never a skip."""
+    from hw4jax import parity
+
+    with np.load(GOLDEN) as data:
+        kept = {k: data[k] for k in ["images", *spec.AugmentParams._fields]}
+    np.savez(tmp_path / "partial.npz", **kept)
+    rows = {r.quantity: r for r in parity.augment_rows(tmp_path / "partial.npz")}
+    for backend in parity.AUGMENT_BACKENDS:
+        for name in parity.AUGMENT_REQUIRED:
+            row = rows[f"augment {backend} {name}"]
+            assert not row.passed and "lacks" in row.note
+
+
 def test_the_colour_orders_are_all_permutations():
     """JITTER_ORDERS (shared by both backends) holds the 6 orders, and jitter_order_index
     maps torchvision's 24 four-op permutations 4 to each."""

@@ -56,9 +56,11 @@ def __getattr__(name: str):
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     tf_ops = importlib.import_module(f"{__name__}.tf_ops")
     try:
-        return getattr(tf_ops, name)
+        value = getattr(tf_ops, name)
     except AttributeError:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    globals()[name] = value  # found once, then an ordinary attribute
+    return value
 
 
 def __dir__() -> list[str]:
