@@ -11,11 +11,13 @@ inputs, ``optimization_barrier`` notwithstanding). So:
   mantissas: there is no float multiply for XLA to fuse into the add that follows;
   ``split`` cuts a float32 into two halves of 12 significant bits, whose products with
   a small integer are exact (and an FMA of an exact product rounds as the add alone);
-* ``Fixed`` is a real number in 112-bit two's-complement fixed point (seven int32 limbs
-  of 16 bits, 80 of them after the binary point), with exact addition, products
-  truncated at 2^-80, reciprocals by Newton's method and ``cos_sin_degrees``: Pillow's
-  matrices to about 2^-78, far inside float64's own rounding (2^-53), and bit for bit
-  the same on every backend (it is all integer arithmetic);
+* ``Fixed`` is a real number in 80-bit two's-complement fixed point (five int32 limbs
+  of 16 bits, 64 bits after the binary point), with exact addition, products truncated
+  at 2^-64, reciprocals by long division or Newton's method, and ``cos_sin_degrees``:
+  Pillow's matrices to about 2^-60, finer than float64's own rounding of them (2^-53
+  relative), and bit for bit the same on every backend (it is all integer arithmetic);
+  ``LinearForm`` evaluates ``spec``'s formulas on symbols, so that a matrix entry becomes
+  an exact integer combination of per-image ``Fixed`` values (``floor_linear``);
 * ``Fixed.round53`` rounds a ``Fixed`` to float64's 53 significant bits (half to even),
   and ``reciprocal`` is float64's correctly rounded ``1.0 / s``: with them, Pillow's
   float64 accumulation of scale-path coordinates is replayed rounding by rounding.
@@ -96,7 +98,7 @@ _INDEX = np.arange(_LIMBS, dtype=np.int32)
 
 
 def _constant_limbs(value) -> list[int]:
-    """The limbs of a Python number rounded to the nearest 2^-80 (host arithmetic)."""
+    """The limbs of a Python number rounded to the nearest 2^-64 (host arithmetic)."""
     n = round(Fraction(value) * 2**_POINT)
     limbs = [(n >> (16 * i)) & _MASK16 for i in range(_LIMBS - 1)] + [n >> (16 * (_LIMBS - 1))]
     if not -(2**15) <= limbs[-1] < 2**15:
@@ -117,7 +119,7 @@ def _normalize(limbs: jnp.ndarray, balanced: bool = False) -> jnp.ndarray:
 
 def _deposit(values: jnp.ndarray, positions: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
     """Limbs holding sum_k values[..., k] * 2^positions[..., k] (int32, 0 <= value < 2^12,
-    positions in bits from 2^-80), with bits below 2^-80 dropped, and whether any were.
+    positions in bits from 2^-64), with bits below 2^-64 dropped, and whether any were.
 
     Returns:
       (int32 [..., L] limbs, bool [...]).
@@ -133,12 +135,12 @@ def _deposit(values: jnp.ndarray, positions: jnp.ndarray) -> tuple[jnp.ndarray, 
 
 
 class Fixed(NamedTuple):
-    """Real numbers sum_i limbs[..., i] * 2^(16 i - 80): int32 [..., 6] limbs.
+    """Real numbers sum_i limbs[..., i] * 2^(16 i - 64): int32 [..., 5] limbs.
 
     Limbs need not be normalized: sums and negations work limb by limb, and only products,
     signs, floors and roundings carry. Range (-2^15, 2^15) (Pillow's fixed-point path
-    needs its coordinates inside it too), resolution 2^-80. Addition is exact, products
-    keep the bits from 2^-80 up (toward -inf). Supports +, -, *, / with Fixed and Python
+    needs its coordinates inside it too), resolution 2^-64. Addition is exact, products
+    keep the bits from 2^-64 up (toward -inf). Supports +, -, *, / with Fixed and Python
     numbers, so ``spec``'s matrix formulas run on it unchanged.
     """
 
@@ -148,7 +150,7 @@ class Fixed(NamedTuple):
 
     @staticmethod
     def constant(value, shape=()) -> Fixed:
-        """A Python number (int, float or Fraction) to the nearest 2^-80."""
+        """A Python number (int, float or Fraction) to the nearest 2^-64."""
         limbs = jnp.asarray(np.array(_constant_limbs(value), np.int32))
         return Fixed(jnp.broadcast_to(limbs, tuple(shape) + (_LIMBS,)))
 
@@ -159,7 +161,7 @@ class Fixed(NamedTuple):
 
     @staticmethod
     def from_float32(x) -> Fixed:
-        """float32 [...] exactly (toward zero below 2^-56; |x| < 2^15)."""
+        """float32 [...] exactly from 2^-40 up (toward zero below; |x| < 2^15)."""
         bits = _bits(x)
         e = ((bits >> 23) & 0xFF).astype(jnp.int32)
         m = jnp.where(e == 0, 0, (bits & 0x7FFFFF) | 0x800000).astype(jnp.int32)
@@ -250,7 +252,7 @@ class Fixed(NamedTuple):
     __rmul__ = __mul__
 
     def reciprocal(self) -> Fixed:
-        """1 / self to about 2^-78 relative (2^-13 < |self| < 2^13): Newton's method from
+        """1 / self to about 2^-62 relative (2^-13 < |self| < 2^13): Newton's method from
         float32's reciprocal, twice (from 24 correct bits to 48, then to all). The last
         bits depend on that first guess, far below any FIX boundary that matters."""
         guess = Fixed.from_float32(1.0 / self.to_float32())
@@ -281,7 +283,7 @@ class Fixed(NamedTuple):
 
     def round53(self) -> Fixed:
         """The nearest float64 (53 significant bits, ties to even), as float64 arithmetic
-        rounds an exact result. Exact for values from 2^-27 up."""
+        rounds an exact result. Exact for values from 2^-11 up (53 bits above 2^-64)."""
         negative = self.negative()
         m = self.abs().limbs
         width = 32 - lax.clz(m)  # bits in each limb
@@ -388,11 +390,11 @@ def floor_linear(forms, symbols, values: Fixed) -> jnp.ndarray:
     if denominator != 1 << bits or bits > 15:
         raise ValueError("floor_linear needs dyadic coefficients (denominators up to 2^15)")
     integers = [[int(v * denominator) for v in row] for row in rows]
-    if max(abs(k) for row in integers for k in row) >= 2**31:
-        raise ValueError("floor_linear's coefficients must stay below 2^31")
-    # sum_s k_s * value_s in an accumulator of 8 limbs (room for results up to 2^47), the
-    # integer coefficients taken in base-2^12 digits: a digit times a balanced limb
-    # (|limb| <= 2^15), summed over the symbols, stays far inside int32.
+    if max(abs(k) for row in integers for k in row) >= 2**31 or len(symbols) > 15:
+        raise ValueError("floor_linear takes coefficients below 2^31 and at most 15 symbols")
+    # sum_s k_s * value_s in an accumulator of L + 2 limbs (room for results up to 2^47),
+    # the integer coefficients taken in base-2^12 digits: a digit times a balanced limb
+    # (|limb| <= 2^15), summed over at most 15 symbols, stays inside int32.
     limbs = _normalize(values.limbs, balanced=True)
     pad = [(0, 0)] * (limbs.ndim - 1)
     accumulator = 0
@@ -402,11 +404,11 @@ def floor_linear(forms, symbols, values: Fixed) -> jnp.ndarray:
         if not digits.any():
             continue
         term = jnp.einsum("fs,...sl->...fl", jnp.asarray(digits), limbs)
-        term = _normalize(jnp.pad(term, pad + [(0, 1)]))  # 7 limbs, the top one small
+        term = _normalize(jnp.pad(term, pad + [(0, 1)]))  # L + 1 limbs, the top one small
         whole, part = divmod(12 * place, 16)
         accumulator = accumulator + jnp.pad(term << part, pad + [(whole, 1 - whole)])
     accumulator = _normalize(accumulator)
-    # floor(accumulator / 2^bits): the bits from 2^(80 + bits) up, as int32 (wrapping).
+    # floor(accumulator / 2^bits): the bits from 2^(64 + bits) up, as int32 (wrapping).
     units = _POINT // 16
     low = accumulator[..., units] >> bits
     high = accumulator[..., units + 1] << (16 - bits)
@@ -427,7 +429,7 @@ _DIAGONALS = _diagonal_sums()
 
 
 def _product(x: Fixed, y: Fixed) -> Fixed:
-    """x * y, keeping the bits from 2^-80 up (toward -inf).
+    """x * y, keeping the bits from 2^-64 up (toward -inf).
 
     On balanced limbs (|limb| <= 2^15) every limb product fits in int32, signs and all;
     each is split at bit 16 and the halves summed along the diagonals of the limb grid.
@@ -438,26 +440,25 @@ def _product(x: Fixed, y: Fixed) -> Fixed:
     diagonals = jnp.asarray(_DIAGONALS)
     columns = (jnp.einsum("...ij,ijk->...k", p & _MASK16, diagonals)
                + jnp.einsum("...ij,ijk->...k", p >> 16, jnp.roll(diagonals, 1, axis=-1)))
-    # Columns 0..4 lie below 2^-80: only their carry into column 5 is kept (the floor).
+    # The columns below the point's lie below 2^-64: only their carry is kept (the floor).
     # Column 11 folds into the top limb (int32 arithmetic wraps: exact for a product in
     # range).
-    units = _POINT // 16  # columns below this one lie below 2^-80
+    units = _POINT // 16
     low = _normalize(columns[..., : units + 1])[..., units:]
     last = units + _LIMBS - 1
     top = columns[..., last: last + 1] + (columns[..., last + 1:] << 16)
     return Fixed(jnp.concatenate([low, columns[..., units + 1: last], top], axis=-1))
 
 
-# Digits of 2^24 / M after its units digit, enough to reach the point's last bit for every
-# s up to 2^14.
+# Digits of 2^24 / M, its units digit first: enough to reach 2^-64 for every s in range.
 _DIGITS = 1 + (_POINT + 24 + 7) // 8
 
 
 def reciprocal(s) -> tuple[Fixed, Fixed]:
     """1 / s for float32 s in [2^-14, 2^14], twice, from one long division:
 
-    * to 2^-80 toward zero, with the lowest bit set when anything was cut off ("round to
-      odd"): within 2^-79 of 1 / s;
+    * to 2^-64 toward zero, with the lowest bit set when anything was cut off ("round to
+      odd"): within 2^-63 of 1 / s;
     * float64's correctly rounded ``1.0 / s`` (53 significant bits, ties to even).
 
     s = M 2^(E - 150) with M the 24-bit mantissa, so 1 / s = 2^(126 - E) (2^24 / M): long
@@ -470,7 +471,7 @@ def reciprocal(s) -> tuple[Fixed, Fixed]:
     m = (bits & 0x7FFFFF) | 0x800000
     q0 = np.uint32(1 << 24) // m  # 1, or 2 when m = 2^23 (then every digit is 0)
     r = np.uint32(1 << 24) - q0 * m
-    top = 126 + _POINT - e  # the position of 2^24 / M's units bit, in bits from 2^-80
+    top = 126 + _POINT - e  # the position of 2^24 / M's units bit, in bits from 2^-64
     digits = [q0]
     for k in range(1, _DIGITS):
         r = r << 8
@@ -491,25 +492,26 @@ def reciprocal(s) -> tuple[Fixed, Fixed]:
     # up when what follows is above one half, or exactly one half after an odd last bit.
     kept, nibble = digits[7] >> 4, digits[7] & 0xF
     up = (nibble > 8) | ((nibble == 8) & ((remainder7 != 0) | ((kept & 1) == 1)))
-    rounded, _ = deposit(digits[:7] + [kept, up.astype(jnp.int32)], [8 * k for k in range(7)] + [52, 52])
+    rounded, _ = deposit(digits[:7] + [kept, up.astype(jnp.int32)],
+                         [8 * k for k in range(7)] + [52, 52])
     return truncated, Fixed(rounded)
 
 
 # ----------------------------------------------------------------------------- trigonometry
 
-# pi to 40 digits: Fixed's 2^-80 needs 25.
+# pi to 40 digits: Fixed's 2^-64 needs 20.
 _PI = Fraction("3.141592653589793238462643383279502884197")
 
 
 def _taylor(first: int) -> np.ndarray:
     """(-1)^k K^(2k + first) / (2k + first)! for k < 11, K = 64 pi / 180, as Fixed limbs
     int32 [11, 6]: the series of cos x (first = 0) and sin(x) / t (first = 1) in
-    t = degrees / 64 (x = K t). Eleven terms are exact to 2^-80 for |x| <= pi / 4."""
+    t = degrees / 64 (x = K t). Eleven terms are exact to 2^-64 for |x| <= pi / 4."""
     import math
 
     k_ = 64 * _PI / 180
-    return np.array([_constant_limbs((-1) ** k * k_ ** (2 * k + first) / math.factorial(2 * k + first))
-                     for k in range(11)], np.int32)
+    terms = [(-1) ** k * k_ ** (2 * k + first) / math.factorial(2 * k + first) for k in range(11)]
+    return np.array([_constant_limbs(v) for v in terms], np.int32)
 
 
 # Column 0: cos; column 1: sin / t. [11, 2, 6]
@@ -517,7 +519,7 @@ _SERIES = np.stack([_taylor(0), _taylor(1)], axis=1)
 
 
 def cos_sin_degrees(degrees) -> tuple[Fixed, Fixed]:
-    """cos and sin of float32 angles in degrees, to about 2^-78.
+    """cos and sin of float32 angles in degrees, to about 2^-60.
 
     The angle is reduced exactly: fmod by 360, then the nearest multiple of 90 taken off
     (both exact in float32: each result is a multiple of the input's ulp, and smaller).

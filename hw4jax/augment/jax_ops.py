@@ -67,9 +67,10 @@ from hw4jax.augment.spec import (  # noqa: F401  (re-exported: the shared specif
 def _check_image(image) -> jnp.ndarray:
     dtype = getattr(image, "dtype", None)
     if dtype is None or np.dtype(dtype) != np.uint8:
+        got = np.asarray(image).dtype if dtype is None else dtype
         raise ValueError(
-            f"images must be uint8 (as PIL holds them), got {np.asarray(image).dtype if dtype is None else dtype}; "
-            "convert with .astype(jnp.uint8) from 0..255 integers (the ops do not rescale floats)"
+            f"images must be uint8 (as PIL holds them), got {got}; convert 0..255 integers "
+            "with .astype(jnp.uint8) (the ops do not rescale floats)"
         )
     shape = jnp.shape(image)
     if len(shape) < 3 or shape[-1] != 3 or shape[-2] < 1 or shape[-3] < 1:
@@ -112,8 +113,8 @@ def _check_order(order) -> None:
         return  # traced: the values are not known here
     if values.shape[-1:] != (3,) or not np.all(np.sort(values, axis=-1) == np.arange(3)):
         raise ValueError(
-            "color_jitter's order must hold permutations of (0, 1, 2) (e.g. "
-            f"JITTER_ORDERS[i]; jitter_order_index maps torchvision's fn_idx), got {values.tolist()}"
+            "the colour order must hold permutations of (0, 1, 2) (e.g. JITTER_ORDERS[i]; "
+            f"jitter_order_index maps torchvision's fn_idx), got {values.tolist()}"
         )
 
 
@@ -598,7 +599,8 @@ def _params_from_uniforms(u, config):
     return spec.params_from_uniforms(u, config, _SAMPLING)
 
 
-def sample_params(key, config: AugmentConfig = AugmentConfig(), shape: tuple[int, ...] = ()) -> AugmentParams:
+def sample_params(key, config: AugmentConfig = AugmentConfig(),
+                  shape: tuple[int, ...] = ()) -> AugmentParams:
     """Draws parameters with torchvision's distributions (see ``spec.params_from_uniforms``):
     one float32 uniform per parameter per image from ``key``.
 
