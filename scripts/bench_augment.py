@@ -21,12 +21,12 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import jax  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+import jax
+import numpy as np
+import tensorflow as tf
 
-from hw4jax import cifar10_archive, cli  # noqa: E402
-from hw4jax.augment import jax_ops, tf_ops  # noqa: E402
+from hw4jax import cifar10_archive, cli
+from hw4jax.augment import jax_ops, tf_ops
 
 
 def _cpu_seconds() -> float:

@@ -30,6 +30,7 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import NamedTuple
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
@@ -37,15 +38,15 @@ from jax import lax
 # ----------------------------------------------------------------------------- float32
 
 
-def _bits(x) -> jnp.ndarray:
+def _bits(x) -> jax.Array:
     return lax.bitcast_convert_type(jnp.asarray(x, jnp.float32), jnp.uint32)
 
 
-def _float(bits) -> jnp.ndarray:
+def _float(bits) -> jax.Array:
     return lax.bitcast_convert_type(bits, jnp.float32)
 
 
-def split(x: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
+def split(x: jax.Array) -> tuple[jax.Array, jax.Array]:
     """float32 x = hi + lo exactly, hi the top 12 bits of the mantissa, lo the rest (at
     most 12 significant bits): either half times an integer below 2^12 is exact.
 
@@ -54,7 +55,7 @@ def split(x: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
     return hi, x - hi
 
 
-def rounded_product(a, b) -> jnp.ndarray:
+def rounded_product(a, b) -> jax.Array:
     """IEEE float32 ``a * b``, rounded half to even, from integer arithmetic.
 
     Args:
@@ -106,7 +107,7 @@ def _constant_limbs(value) -> list[int]:
     return limbs
 
 
-def _normalize(limbs: jnp.ndarray, balanced: bool = False) -> jnp.ndarray:
+def _normalize(limbs: jax.Array, balanced: bool = False) -> jax.Array:
     """The same value with limbs 0..L-2 of int32 [..., L] in [0, 2^16) (``balanced``:
     in [-2^15, 2^15)), what they held beyond moved up; the top limb takes the sign."""
     parts = [limbs[..., i] for i in range(limbs.shape[-1])]
@@ -117,7 +118,7 @@ def _normalize(limbs: jnp.ndarray, balanced: bool = False) -> jnp.ndarray:
     return jnp.stack(parts, axis=-1)
 
 
-def _deposit(values: jnp.ndarray, positions: jnp.ndarray) -> tuple[jnp.ndarray, jnp.ndarray]:
+def _deposit(values: jax.Array, positions: jax.Array) -> tuple[jax.Array, jax.Array]:
     """Limbs holding sum_k values[..., k] * 2^positions[..., k] (int32, 0 <= value < 2^12,
     positions in bits from 2^-64), with bits below 2^-64 dropped, and whether any were.
 
@@ -144,7 +145,7 @@ class Fixed(NamedTuple):
     numbers, so ``spec``'s matrix formulas run on it unchanged.
     """
 
-    limbs: jnp.ndarray
+    limbs: jax.Array
 
     # -- construction
 
@@ -186,7 +187,7 @@ class Fixed(NamedTuple):
         and is the floor."""
         return Fixed(_normalize(self.limbs))
 
-    def negative(self) -> jnp.ndarray:
+    def negative(self) -> jax.Array:
         return self.normalized().limbs[..., -1] < 0
 
     def where(self, condition, other: Fixed) -> Fixed:
@@ -272,12 +273,12 @@ class Fixed(NamedTuple):
 
     # -- out
 
-    def to_float32(self) -> jnp.ndarray:
+    def to_float32(self) -> jax.Array:
         """About the value, as float32 (each limb scaled exactly, then summed)."""
         scale = (2.0 ** (16 * _INDEX - _POINT)).astype(np.float32)
         return jnp.sum(self.limbs.astype(jnp.float32) * scale, axis=-1)
 
-    def floor_int32(self) -> jnp.ndarray:
+    def floor_int32(self) -> jax.Array:
         """floor(self) as int32."""
         return self.normalized().limbs[..., -1]
 
@@ -304,7 +305,7 @@ class Fixed(NamedTuple):
         kept = (m & ~below(p)) + jnp.where(up[..., None] & (at >> 4 == _INDEX), 1 << (at & 15), 0)
         return Fixed(jnp.where(negative[..., None], -kept, kept))
 
-    def pillow_coord(self) -> jnp.ndarray:
+    def pillow_coord(self) -> jax.Array:
         """Pillow's ``COORD(v)``: -1 for v < 0, else (int) v; int32."""
         top = self.floor_int32()
         return jnp.where(top < 0, -1, top)
@@ -372,7 +373,7 @@ class LinearDivisor:
         return LinearForm({self.quotients[k]: v for k, v in terms.items()})
 
 
-def floor_linear(forms, symbols, values: Fixed) -> jnp.ndarray:
+def floor_linear(forms, symbols, values: Fixed) -> jax.Array:
     """floor of linear forms (dyadic coefficients) of runtime values, exactly, for
     results below 2^31 in magnitude (Pillow's fixed-point coefficients are).
 

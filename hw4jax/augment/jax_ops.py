@@ -64,7 +64,7 @@ from hw4jax.augment.spec import (  # noqa: F401  (re-exported: the shared specif
 # ----------------------------------------------------------------------------- checks
 
 
-def _check_image(image) -> jnp.ndarray:
+def _check_image(image) -> jax.Array:
     dtype = getattr(image, "dtype", None)
     if dtype is None or np.dtype(dtype) != np.uint8:
         got = np.asarray(image).dtype if dtype is None else dtype
@@ -139,14 +139,14 @@ def _fix_forms(matrix) -> tuple:
     return tuple(spec.fix(v, lambda w: w) for v in spec.fixed_point_arguments(matrix))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _rotation_forms(height: int, width: int) -> tuple:
     cos, sin = _exact.LinearForm({"cos": 1}), _exact.LinearForm({"sin": 1})
     # Pillow rotates by t = -angle: cos t = cos, sin t = -sin.
     return _fix_forms(spec.rotation_matrix(cos, -sin, sin, spec.centre(width), spec.centre(height)))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _affine_forms(height: int, width: int) -> tuple:
     scale = _exact.LinearDivisor({"1": "1/s", "tan": "tan/s"})
     tan = _exact.LinearForm({"tan": 1})
@@ -206,7 +206,7 @@ def _scale_path_coordinates(rounded_inverse: _exact.Fixed, height: int, width: i
     return coords[3: 3 + width, :, 0].T, coords[3: 3 + height, :, 1].T
 
 
-def _flat(col, row, height: int, width: int) -> jnp.ndarray:
+def _flat(col, row, height: int, width: int) -> jax.Array:
     """Source columns and rows [B, H, W] -> source map int32 [B, H * W]."""
     inside = (col >= 0) & (col < width) & (row >= 0) & (row < height)
     flat = jnp.where(inside, row * width + col, height * width)
@@ -214,7 +214,7 @@ def _flat(col, row, height: int, width: int) -> jnp.ndarray:
 
 
 @functools.partial(jax.jit, static_argnames=("height", "width"))
-def _rotation_source(angle, flip, height: int, width: int) -> jnp.ndarray:
+def _rotation_source(angle, flip, height: int, width: int) -> jax.Array:
     """Source map of ``rotate`` by float32 [B] degrees, after a flip (bool [B]) of its
     input.
 
@@ -232,7 +232,7 @@ def _rotation_source(angle, flip, height: int, width: int) -> jnp.ndarray:
 
 
 @functools.partial(jax.jit, static_argnames=("height", "width"))
-def _affine_source(scale, shear, height: int, width: int) -> jnp.ndarray:
+def _affine_source(scale, shear, height: int, width: int) -> jax.Array:
     """Source map of ``affine`` by float32 [B] scales and shears (degrees)."""
     inverse, rounded_inverse = _exact.reciprocal(scale)
     cos, sin = _exact.cos_sin_degrees(shear)
@@ -255,7 +255,7 @@ def _affine_source(scale, shear, height: int, width: int) -> jnp.ndarray:
 
 
 @functools.partial(jax.jit, static_argnames=("height", "width"))
-def _flip_source(flip, height: int, width: int) -> jnp.ndarray:
+def _flip_source(flip, height: int, width: int) -> jax.Array:
     x = jnp.arange(width, dtype=jnp.int32)
     col = jnp.where(flip[:, None, None], width - 1 - x, x)
     row = jnp.arange(height, dtype=jnp.int32)[:, None]
@@ -269,7 +269,7 @@ def _flip_source(flip, height: int, width: int) -> jnp.ndarray:
 
 
 @jax.jit
-def _move(images, *sources) -> jnp.ndarray:
+def _move(images, *sources) -> jax.Array:
     """uint8 [B, H, W, 3] moved by source maps [B, H * W], applied in order -> packed
     pixels int32 [B, H * W]; outside reads 0."""
     flat = images.reshape(images.shape[0], -1, 3).astype(jnp.int32)
@@ -285,13 +285,13 @@ def _move(images, *sources) -> jnp.ndarray:
 
 
 @functools.partial(jax.jit, static_argnames="shape")
-def _to_uint8(packed, shape) -> jnp.ndarray:
+def _to_uint8(packed, shape) -> jax.Array:
     """Packed pixels int32 [B, H * W] -> uint8 ``shape`` [B, H, W, 3]."""
     channels = [(packed >> shift) & 255 for shift in (0, 8, 16)]
     return jnp.stack(channels, axis=-1).astype(jnp.uint8).reshape(shape)
 
 
-def horizontal_flip(image, flip=True) -> jnp.ndarray:
+def horizontal_flip(image, flip=True) -> jax.Array:
     """``F.hflip`` where ``flip`` is true.
 
     Args:
@@ -307,7 +307,7 @@ def horizontal_flip(image, flip=True) -> jnp.ndarray:
     return _to_uint8(_move(images, source), images.shape).reshape(image.shape)
 
 
-def rotate(image, angle) -> jnp.ndarray:
+def rotate(image, angle) -> jax.Array:
     """``F.rotate(img, angle, NEAREST, expand=False, center=None, fill=0)`` on a PIL
     image: what ``RandomRotation`` applies.
 
@@ -325,7 +325,7 @@ def rotate(image, angle) -> jnp.ndarray:
     return _to_uint8(_move(images, source), images.shape).reshape(image.shape)
 
 
-def affine(image, scale, shear) -> jnp.ndarray:
+def affine(image, scale, shear) -> jax.Array:
     """``F.affine(img, angle=0, translate=(0, 0), scale, shear=(shear, 0), NEAREST,
     fill=0)`` on a PIL image: what ``RandomAffine(0, shear=..., scale=...)`` applies.
 
@@ -384,7 +384,7 @@ def _jitter(packed, order, brightness, contrast, saturation):
     return lax.fori_loop(0, order.shape[1], step, packed)
 
 
-def _colour_op(op: int, image, factor, name: str) -> jnp.ndarray:
+def _colour_op(op: int, image, factor, name: str) -> jax.Array:
     images, leading = _batch(image)
     factors = [jnp.ones(images.shape[:1], jnp.float32)] * 3
     factors[op] = _param(factor, leading, jnp.float32, name)
@@ -392,7 +392,7 @@ def _colour_op(op: int, image, factor, name: str) -> jnp.ndarray:
     return _to_uint8(_jitter(_move(images), order, *factors), images.shape).reshape(image.shape)
 
 
-def grayscale(image) -> jnp.ndarray:
+def grayscale(image) -> jax.Array:
     """Pillow's RGB -> 'L': (19595 R + 38470 G + 7471 B + 32768) >> 16.
 
     Args:
@@ -410,7 +410,7 @@ def _grayscale(image):
     return spec.grayscale(*rgb, jnp.floor).astype(jnp.uint8)
 
 
-def adjust_brightness(image, factor) -> jnp.ndarray:
+def adjust_brightness(image, factor) -> jax.Array:
     """``F.adjust_brightness`` on a PIL image: blend with black.
 
     Args:
@@ -423,7 +423,7 @@ def adjust_brightness(image, factor) -> jnp.ndarray:
     return _colour_op(BRIGHTNESS, image, factor, "factor")
 
 
-def adjust_contrast(image, factor) -> jnp.ndarray:
+def adjust_contrast(image, factor) -> jax.Array:
     """``F.adjust_contrast`` on a PIL image: blend with the image's mean gray level
     (Pillow's integer grayscale, mean rounded half up: ``int(mean + 0.5)``).
 
@@ -437,7 +437,7 @@ def adjust_contrast(image, factor) -> jnp.ndarray:
     return _colour_op(CONTRAST, image, factor, "factor")
 
 
-def adjust_saturation(image, factor) -> jnp.ndarray:
+def adjust_saturation(image, factor) -> jax.Array:
     """``F.adjust_saturation`` on a PIL image: blend with its grayscale.
 
     Args:
@@ -450,7 +450,7 @@ def adjust_saturation(image, factor) -> jnp.ndarray:
     return _colour_op(SATURATION, image, factor, "factor")
 
 
-def color_jitter(image, order, brightness, contrast, saturation) -> jnp.ndarray:
+def color_jitter(image, order, brightness, contrast, saturation) -> jax.Array:
     """ColorJitter's ops in the given order (hue off), each rounded to uint8 as in PIL.
 
     Args:
@@ -476,7 +476,7 @@ def color_jitter(image, order, brightness, contrast, saturation) -> jnp.ndarray:
 _NORMALIZED = spec.normalize(np.arange(256, dtype=np.float32)).astype(np.float32)
 
 
-def to_float_normalized(image) -> jnp.ndarray:
+def to_float_normalized(image) -> jax.Array:
     """ToTensor then Normalize((0.5,) * 3, (0.5,) * 3), bitwise as torch computes it,
     but kept HWC (Flax's layout) instead of CHW.
 
@@ -495,7 +495,7 @@ def _normalized(image):
 
 
 @functools.partial(jax.jit, static_argnames="shape")
-def _packed_normalized(packed, shape) -> jnp.ndarray:
+def _packed_normalized(packed, shape) -> jax.Array:
     """Packed pixels int32 [B, H * W] -> float32 ``shape`` [B, H, W, 3], normalized."""
     table = jnp.asarray(_NORMALIZED)
     channels = [table[(packed >> shift) & 255] for shift in (0, 8, 16)]
@@ -528,7 +528,7 @@ def _chain(image, params: AugmentParams):
     return _jitter(packed, p.order, p.brightness, p.contrast, p.saturation), images.shape
 
 
-def apply_params(image, params: AugmentParams) -> jnp.ndarray:
+def apply_params(image, params: AugmentParams) -> jax.Array:
     """The whole PIL chain with fixed parameters: flip, rotate, affine, colour jitter.
 
     Equals ``horizontal_flip``, ``rotate``, ``affine`` and ``color_jitter`` applied one
@@ -545,7 +545,7 @@ def apply_params(image, params: AugmentParams) -> jnp.ndarray:
     return _to_uint8(packed, shape).reshape(jnp.shape(image))
 
 
-def apply_params_normalized(image, params: AugmentParams) -> jnp.ndarray:
+def apply_params_normalized(image, params: AugmentParams) -> jax.Array:
     """``to_float_normalized(apply_params(image, params))``, bit for bit, without the
     uint8 round trip: what a training step feeds the model.
 
@@ -616,7 +616,7 @@ def sample_params(key, config: AugmentConfig = AugmentConfig(),
     return sample_params_from_uniforms(u, config)
 
 
-def random_augment(key, image, config: AugmentConfig = AugmentConfig()) -> jnp.ndarray:
+def random_augment(key, image, config: AugmentConfig = AugmentConfig()) -> jax.Array:
     """The homework's random train transform (up to ToTensor): ``apply_params`` of
     ``sample_params(key, config, image.shape[:-3])``. For independent per-image keys,
     ``jax.vmap`` it over ``jax.random.split(key, n)``.
