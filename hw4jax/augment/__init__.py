@@ -10,8 +10,9 @@
 Both backends expose the same ops (``horizontal_flip``, ``rotate``, ``affine``,
 ``grayscale``, ``adjust_brightness``/``contrast``/``saturation``, ``color_jitter``,
 ``to_float_normalized``, ``apply_params``, ``apply_params_normalized``,
-``sample_params_from_uniforms``, ``sample_params``, ``random_augment``) and give the
-same pixels as torchvision, and as each other, for the same parameters. ::
+``sample_params_from_uniforms``, ``sample_params``, ``random_augment``; the last two
+draw from a stateless seed in TensorFlow, a PRNG key in JAX) and give the same pixels as
+torchvision, and as each other, for the same parameters. ::
 
     from hw4jax.augment import jax_ops as aug
     params = aug.sample_params(key, shape=(batch,))
