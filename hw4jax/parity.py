@@ -1068,11 +1068,13 @@ def _backprop_rows() -> list[Row]:
 
 
 def augment_rows(golden: str | os.PathLike | None = None) -> list[Row]:
-    """hw4jax.augment's ops against torchvision's golden outputs: 0 differing pixels.
+    """hw4jax.augment's ops, in each backend (tf_ops, jax_ops), against torchvision's
+    golden outputs: 0 differing pixels.
 
-    One row per fixture array. Where hw4jax.augment exists, a missing fixture file (or a
-    missing array in it) is a failing row, never a skip; where the module does not exist,
-    one passing 'not available' row says so."""
+    One row per fixture array and backend ('augment tf rotated', 'augment jax rotated',
+    ...). Where hw4jax.augment exists, a missing fixture file (or a missing array in it)
+    is a failing row, never a skip; where the module does not exist, one passing 'not
+    available' row says so."""
     if not _has_module("hw4jax.augment"):
         return [Row("augment golden", None, None, 0, "n/a", True,
                     "not available: hw4jax.augment is not in this checkout")]
@@ -1084,43 +1086,67 @@ def augment_rows(golden: str | os.PathLike | None = None) -> list[Row]:
     return _augment_rows(path)
 
 
+# The two backends of hw4jax.augment's specification, by row name.
+AUGMENT_BACKENDS = ("tf", "jax")
+
+
 # Each golden array of tests/data/augment_golden.npz (scripts/make_augment_fixtures.py)
-# and how hw4jax.augment recomputes it from the fixture's images and parameters; the
-# single-op arrays cover the first M images.
+# and how a backend's ops (tf_ops or jax_ops: the same functions) recompute it from the
+# fixture's images and parameters. Each op runs once on all the fixture's images (so
+# the JAX backend compiles each op for one batch shape), and the single-op arrays are
+# compared on their first M images; the coordinate-image warps run in batches of that
+# size too.
 def _augment_cases(augment, d) -> dict[str, Callable[[int], Any]]:
     images = d["images"]
+    n = len(images)
 
-    def jitter(m):
-        return augment.color_jitter(images[:m], d["order"][:m], d["brightness"][:m],
-                                    d["contrast"][:m], d["saturation"][:m])
+    def jitter(x):
+        return augment.color_jitter(x, d["order"], d["brightness"], d["contrast"], d["saturation"])
 
-    def chain(m):
-        image = augment.horizontal_flip(images[:m], d["flip"][:m])
-        image = augment.rotate(image, d["angle"][:m])
-        image = augment.affine(image, d["scale"][:m], d["shear"][:m])
-        return augment.color_jitter(image, d["order"][:m], d["brightness"][:m],
-                                    d["contrast"][:m], d["saturation"][:m])
+    def chain():
+        image = augment.horizontal_flip(images, d["flip"])
+        image = augment.rotate(image, d["angle"])
+        image = augment.affine(image, d["scale"], d["shear"])
+        return jitter(image)
+
+    def coordinates(warp, m):
+        out = []
+        for start in range(0, m, n):
+            index = np.arange(start, start + n) % len(d["warp_angle"])
+            out.append(np.asarray(warp(np.broadcast_to(d["coordinates"], (n, 32, 32, 3)), index)))
+        return np.concatenate(out)[:m]
 
     def levels(m):
         return augment.to_float_normalized(
             np.repeat(np.arange(256, dtype=np.uint8).reshape(16, 16, 1), 3, axis=2))[..., 0]
 
-    return {
-        "flipped": lambda m: augment.horizontal_flip(images[:m], True),
-        "rotated": lambda m: augment.rotate(images[:m], d["angle"][:m]),
-        "affined": lambda m: augment.affine(images[:m], d["scale"][:m], d["shear"][:m]),
-        "brightness_out": lambda m: augment.adjust_brightness(images[:m], d["brightness"][:m]),
-        "contrast_out": lambda m: augment.adjust_contrast(images[:m], d["contrast"][:m]),
-        "saturation_out": lambda m: augment.adjust_saturation(images[:m], d["saturation"][:m]),
-        "jittered": jitter,
+    whole = {
+        "flipped": lambda: augment.horizontal_flip(images, True),
+        "rotated": lambda: augment.rotate(images, d["angle"]),
+        "affined": lambda: augment.affine(images, d["scale"], d["shear"]),
+        "brightness_out": lambda: augment.adjust_brightness(images, d["brightness"]),
+        "contrast_out": lambda: augment.adjust_contrast(images, d["contrast"]),
+        "saturation_out": lambda: augment.adjust_saturation(images, d["saturation"]),
+        "jittered": lambda: jitter(images),
         "chain": chain,
-        "chain_normalized": lambda m: augment.to_float_normalized(chain(m)),
+        "chain_normalized": lambda: augment.to_float_normalized(chain()),
+    }
+    done: dict[str, np.ndarray] = {}
+
+    def first(name):
+        def compute(m):
+            if name not in done:
+                done[name] = np.asarray(whole[name]())
+            return done[name][:m]
+        return compute
+
+    return {
+        **{name: first(name) for name in whole},
         "levels_normalized": lambda m: np.reshape(levels(m), (256,)),
-        "coordinates_rotated": lambda m: augment.rotate(
-            np.broadcast_to(d["coordinates"], (m, 32, 32, 3)), d["warp_angle"][:m]),
-        "coordinates_affined": lambda m: augment.affine(
-            np.broadcast_to(d["coordinates"], (m, 32, 32, 3)), d["warp_scale"][:m],
-            d["warp_shear"][:m]),
+        "coordinates_rotated": lambda m: coordinates(
+            lambda x, i: augment.rotate(x, d["warp_angle"][i]), m),
+        "coordinates_affined": lambda m: coordinates(
+            lambda x, i: augment.affine(x, d["warp_scale"][i], d["warp_shear"][i]), m),
     }
 
 
@@ -1131,40 +1157,42 @@ AUGMENT_REQUIRED = ("flipped", "rotated", "affined", "brightness_out", "contrast
 
 
 def _augment_rows(path: Path) -> list[Row]:
-    from hw4jax import augment
+    from hw4jax.augment import jax_ops, tf_ops
 
     with np.load(path, allow_pickle=False) as f:
         d = {k: f[k] for k in f.files}
     rows = []
-    for name, compute in _augment_cases(augment, d).items():
-        quantity = f"augment {name}"
-        if name not in d:
-            if name in AUGMENT_REQUIRED:
+    for backend, ops in zip(AUGMENT_BACKENDS, (tf_ops, jax_ops)):
+        cases = _augment_cases(ops, d) if "images" in d else {}
+        for name in dict.fromkeys([*AUGMENT_REQUIRED, *cases]):
+            quantity = f"augment {backend} {name}"
+            if name not in d or name not in cases:
+                if name in AUGMENT_REQUIRED:
+                    rows.append(Row(quantity, None, None, 0, "count", False,
+                                    f"fixture {path.name} lacks {name!r}: regenerate it"))
+                continue
+            want = d[name]
+            try:
+                got = np.asarray(cases[name](len(want)))
+            except Exception as e:  # an op that fails on the fixture is a failing row
                 rows.append(Row(quantity, None, None, 0, "count", False,
-                                f"fixture {path.name} lacks {name!r}: regenerate it"))
-            continue
-        want = d[name]
-        try:
-            got = np.asarray(compute(len(want)))
-        except Exception as e:  # an op that fails on the fixture is a failing row
-            rows.append(Row(quantity, None, None, 0, "count", False,
-                            f"hw4jax.augment raised {type(e).__name__}: {e}"))
-            continue
-        if got.shape != want.shape:
-            rows.append(Row(quantity, None, None, 0, "count", False,
-                            f"shape {got.shape} != fixture's {want.shape}"))
-            continue
-        # Differing pixels (uint8) or values (float32, bitwise): any difference fails.
-        if want.ndim == 4:
-            differ = np.any(got != want, axis=-1)
-            what = f"pixels differ, {len(want)} images"
-        else:
-            differ = got != want
-            what = "values differ"
-        count = int(np.count_nonzero(differ))
-        err = float(np.max(np.abs(got.astype(np.float64) - want), initial=0.0))
-        rows.append(Row(quantity, float(count), None, 0, "count", count == 0,
-                        f"{count} of {differ.size} {what} (max |diff| {err:g})"))
+                                f"hw4jax.augment.{backend}_ops raised {type(e).__name__}: {e}"))
+                continue
+            if got.shape != want.shape:
+                rows.append(Row(quantity, None, None, 0, "count", False,
+                                f"shape {got.shape} != fixture's {want.shape}"))
+                continue
+            # Differing pixels (uint8) or values (float32, bitwise): any difference fails.
+            if want.ndim == 4:
+                differ = np.any(got != want, axis=-1)
+                what = f"pixels differ, {len(want)} images"
+            else:
+                differ = got != want
+                what = "values differ"
+            count = int(np.count_nonzero(differ))
+            err = float(np.max(np.abs(got.astype(np.float64) - want), initial=0.0))
+            rows.append(Row(quantity, float(count), None, 0, "count", count == 0,
+                            f"{count} of {differ.size} {what} (max |diff| {err:g})"))
     return rows
 
 

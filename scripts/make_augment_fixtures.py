@@ -1,5 +1,6 @@
 """Records torchvision's PIL-path augmentation outputs on real CIFAR-10 images as golden
-fixtures for tests/test_augment.py.
+fixtures for both backends of hw4jax.augment (tests/test_augment.py for tf_ops,
+tests/test_augment_jax.py for jax_ops, and the parity report).
 
 Run it with the torchvision virtual environment (numpy, Pillow, torch, torchvision; no TF):
 
@@ -31,7 +32,7 @@ from torchvision.transforms import functional as F
 
 from hw4jax import cifar10_archive
 
-# The colour-op orders, as hw4jax.augment.JITTER_ORDERS (itertools.permutations(range(3))).
+# The colour-op orders, as hw4jax.augment.spec.JITTER_ORDERS (itertools.permutations(range(3))).
 JITTER_ORDERS = ((0, 1, 2), (0, 2, 1), (1, 0, 2), (1, 2, 0), (2, 0, 1), (2, 1, 0))
 
 # How many of the images each single-op fixture covers (the chain covers all of them),

@@ -234,10 +234,12 @@ def test_backprop_rows_match_torch_autograd():
 
 
 def test_augment_rows_zero_differing_pixels():
-    """hw4jax.augment reproduces every torchvision golden fixture array exactly (the
-    fixture file must be in the checkout: a missing one fails)."""
+    """Both backends of hw4jax.augment (TensorFlow, JAX) reproduce every torchvision
+    golden fixture array exactly (the fixture file must be in the checkout: a missing
+    one fails)."""
     rows = parity.augment_rows()
-    assert {r.quantity for r in rows} >= {f"augment {k}" for k in parity.AUGMENT_REQUIRED}
+    assert {r.quantity for r in rows} >= {f"augment {b} {k}" for b in parity.AUGMENT_BACKENDS
+                                          for k in parity.AUGMENT_REQUIRED}
     assert not _failed(rows), parity.format_table(_failed(rows))
 
 

@@ -1,6 +1,7 @@
 """torchvision-exact CIFAR-10 training augmentation, as TensorFlow ops for tf.data.
 
-The homework's train transform (torchvision 0.29 on PIL images)::
+The TensorFlow backend of ``hw4jax.augment.spec`` (``jax_ops`` is the JAX one; both give
+the same pixels). The homework's train transform (torchvision 0.29 on PIL images)::
 
     RandomHorizontalFlip() -> RandomRotation(10) -> RandomAffine(0, shear=10, scale=(0.8, 1.2))
     -> ColorJitter(0.2, 0.2, 0.2) -> ToTensor() -> Normalize((0.5,) * 3, (0.5,) * 3)
@@ -8,11 +9,11 @@ The homework's train transform (torchvision 0.29 on PIL images)::
 is rebuilt here so that, given the same random parameters, every op returns the same
 uint8 pixels as Pillow does (see /work/shared/spec/augmentation.md for the derivation):
 
-* the warps reproduce Pillow's NEAREST affine sampling with Pillow's own arithmetic:
-  the 16.16 fixed-point path and, for matrices without off-diagonal terms, its separate
-  "scale" path; each warp is a map from output to source pixels, and the chain's flip,
-  rotation and affine compose into one map and one gather (the rotation's formula
-  evaluated at the affine's source pixels);
+* the warps reproduce Pillow's NEAREST affine sampling with Pillow's own arithmetic
+  (``spec``'s matrices evaluated in float64): the 16.16 fixed-point path and, for
+  matrices without off-diagonal terms, its separate "scale" path; each warp is a map
+  from output to source pixels, and the chain's flip, rotation and affine compose into
+  one map and one gather (the rotation's formula evaluated at the affine's source pixels);
 * the colour ops are Pillow's ``Image.blend`` in float32 with truncation, against black
   (brightness), the rounded mean of Pillow's integer grayscale (contrast) or that
   grayscale itself (saturation); every op returns uint8, as each PIL step does.
@@ -24,15 +25,15 @@ CPU than mapping them per image. ``apply_params_normalized`` fuses the chain wit
 and Normalize (the same floats, without the uint8 round trip): what the training pipeline
 runs.
 ``sample_params_from_uniforms`` turns uniforms into parameters with the distributions of
-torchvision's ``get_params`` (torch's random stream itself cannot be reproduced, only its
-distributions); ``sample_params`` draws them from a stateless seed. ``random_augment`` =
-``apply_params`` of ``sample_params``; ``random_augment_batch`` does the same for a batch
-of per-image seeds and returns exactly what ``random_augment`` returns image by image.
+torchvision's ``get_params`` (``spec.params_from_uniforms``; torch's random stream itself
+cannot be reproduced, only its distributions); ``sample_params`` draws them from a
+stateless seed. ``random_augment`` = ``apply_params`` of ``sample_params``;
+``random_augment_batch`` does the same for a batch of per-image seeds and returns exactly
+what ``random_augment`` returns image by image.
 
 Speed, on TensorFlow's CPU kernels: one gather per image of packed pixels, colour ops on
 separate R, G, B planes, float arithmetic instead of integer shifts and comparisons (each
-choice is explained where it is made). About 90 us of CPU per image in the training
-pipeline on the 2-core machine here.
+choice is explained where it is made).
 
 Nothing here touches TensorFlow's device configuration: the input pipeline decides
 where TensorFlow runs. Do not wrap these ops in XLA (``jit_compile``): a fused
@@ -41,112 +42,25 @@ multiply-add changes the float32 blends.
 
 from __future__ import annotations
 
-import dataclasses
-import itertools
 import math
-from typing import NamedTuple
 
 import tensorflow as tf
+
+from hw4jax.augment import spec
+from hw4jax.augment.spec import (  # noqa: F401  (re-exported: the shared specification)
+    BRIGHTNESS,
+    CONTRAST,
+    JITTER_ORDERS,
+    NUM_UNIFORMS,
+    SATURATION,
+    AugmentConfig,
+    AugmentParams,
+    jitter_order_index,
+)
 
 # Nothing here branches on tensor values in Python, so AutoGraph (which tf.data and
 # tf.function apply to what they call) would change nothing but costs seconds of tracing.
 _no_autograph = tf.autograph.experimental.do_not_convert
-
-# ColorJitter's active ops, in torchvision's numbering (its fn_idx 0, 1, 2; 3 = hue is off).
-BRIGHTNESS, CONTRAST, SATURATION = 0, 1, 2
-
-# The six orders in which ColorJitter can apply brightness, contrast and saturation.
-# torchvision draws ``torch.randperm(4)`` over (brightness, contrast, saturation, hue) and
-# skips hue when it is off; each of the 24 permutations reduces (drop the 3) to one of
-# these 6, exactly 4 permutations to each, so the 6 orders are equally likely.
-JITTER_ORDERS: tuple[tuple[int, int, int], ...] = tuple(itertools.permutations(range(3)))
-
-
-def jitter_order_index(torch_permutation) -> int:
-    """The index into ``JITTER_ORDERS`` of a torchvision ColorJitter permutation.
-
-    Args:
-      torch_permutation: ColorJitter.get_params' ``fn_idx``, a permutation of (0, 1, 2, 3)
-        (or of (0, 1, 2)).
-
-    Returns:
-      i such that ``JITTER_ORDERS[i]`` is the permutation without hue (3).
-    """
-    reduced = tuple(int(i) for i in torch_permutation if int(i) != 3)
-    if sorted(reduced) != [0, 1, 2]:
-        raise ValueError(
-            f"{tuple(torch_permutation)} is not a permutation of (0, 1, 2[, 3]); pass "
-            "ColorJitter.get_params' fn_idx"
-        )
-    return JITTER_ORDERS.index(reduced)
-
-
-@dataclasses.dataclass(frozen=True)
-class AugmentConfig:
-    """The homework's train transform; every amount configurable, each op can be switched off.
-
-    An op that is off is not applied (and nothing is drawn for it), as in torchvision
-    where the transform is left out; the remaining draws do not change.
-    """
-
-    flip: bool = True  # RandomHorizontalFlip(p=0.5)
-    rotation_degrees: float = 10.0  # RandomRotation(10); 0 = off
-    shear_degrees: float = 10.0  # RandomAffine(0, shear=10, ...); 0 (and scale None) = off
-    scale: tuple[float, float] | None = (0.8, 1.2)  # RandomAffine(..., scale=(0.8, 1.2))
-    brightness: float = 0.2  # ColorJitter(brightness=0.2, ...); 0 = off
-    contrast: float = 0.2
-    saturation: float = 0.2
-
-    def __post_init__(self):
-        if not isinstance(self.flip, bool):
-            raise ValueError(f"AugmentConfig.flip must be True or False, got {self.flip!r}")
-        _check_range("rotation_degrees", self.rotation_degrees, 0.0, 360.0, "[0, 360]")
-        _check_range("shear_degrees", self.shear_degrees, 0.0, 89.0, "[0, 89]")
-        for name in ("brightness", "contrast", "saturation"):
-            _check_range(name, getattr(self, name), 0.0, math.inf, "[0, inf)")
-        if self.scale is not None:
-            try:
-                lo, hi = (float(v) for v in self.scale)
-            except (TypeError, ValueError):
-                raise ValueError(
-                    f"AugmentConfig.scale must be None or a pair (lo, hi) with "
-                    f"0 < lo <= hi < inf, got {self.scale!r}"
-                ) from None
-            if not (0.0 < lo <= hi < math.inf):
-                raise ValueError(
-                    f"AugmentConfig.scale must be None or a pair (lo, hi) with "
-                    f"0 < lo <= hi < inf, got {self.scale!r}"
-                )
-            object.__setattr__(self, "scale", (lo, hi))
-
-    @property
-    def affine(self) -> bool:
-        """Whether RandomAffine is part of the transform."""
-        return self.shear_degrees > 0 or self.scale is not None
-
-
-def _check_range(name: str, value, lo: float, hi: float, shown: str) -> None:
-    if (isinstance(value, bool) or not isinstance(value, (int, float))
-            or not math.isfinite(value) or not lo <= value <= hi):
-        raise ValueError(f"AugmentConfig.{name} must be a number in {shown}, got {value!r}")
-
-
-class AugmentParams(NamedTuple):
-    """The random parameters of one image (scalars) or of a batch (leading ``[B]``).
-
-    An op that is off has its identity value (no flip, angle 0, scale 1, shear 0,
-    factor 1), which every op applies as an exact no-op.
-    """
-
-    flip: tf.Tensor  # bool []: mirror left-right
-    angle: tf.Tensor  # float32 []: rotation in degrees, counter-clockwise
-    scale: tf.Tensor  # float32 []: RandomAffine scale
-    shear: tf.Tensor  # float32 []: RandomAffine x-shear in degrees
-    order: tf.Tensor  # int32 [3]: the colour ops' order, one of JITTER_ORDERS
-    brightness: tf.Tensor  # float32 []: brightness factor
-    contrast: tf.Tensor  # float32 []: contrast factor
-    saturation: tf.Tensor  # float32 []: saturation factor
-
 
 # ----------------------------------------------------------------------------- helpers
 
@@ -205,11 +119,11 @@ def _fixed_point_source(matrix: tf.Tensor, flip: tf.Tensor, height, width) -> tf
       int32 [B, H*W] source map.
     """
     coefficients = tf.cast(_fixed_point_coefficients(matrix, flip, width), tf.int64)
-    a0, a1, a2, a3, a4, a5 = (v[:, None, None] for v in tf.unstack(coefficients, num=6, axis=-1))
+    coefficients = [v[:, None, None] for v in tf.unstack(coefficients, num=6, axis=-1)]
     x = tf.range(width, dtype=tf.int64)[None, None, :]
     y = tf.range(height, dtype=tf.int64)[None, :, None]
-    col = tf.bitwise.right_shift(a2 + x * a0 + y * a1, 16)  # arithmetic shift = floor
-    row = tf.bitwise.right_shift(a5 + x * a3 + y * a4, 16)
+    col, row = spec.fixed_point_source(
+        coefficients, x, y, lambda v: tf.bitwise.right_shift(v, 16))  # arithmetic: floor
     return _flat_source(row, col, height, width)
 
 
@@ -225,7 +139,9 @@ def _scale_source(matrix: tf.Tensor, flip: tf.Tensor, height, width) -> tf.Tenso
     Returns:
       int32 [B, H*W] source map.
     """
-    a, _, c, _, e, f = tf.unstack(matrix, num=6, axis=-1)
+    m = tf.unstack(matrix, num=6, axis=-1)
+    a, e = m[0], m[4]
+    x0, y0 = spec.scale_path_start(m)
 
     def coordinates(start, step, size):
         # cumsum adds sequentially along the axis: Pillow's running `xo += a[0]`.
@@ -233,10 +149,10 @@ def _scale_source(matrix: tf.Tensor, flip: tf.Tensor, height, width) -> tf.Tenso
         coord = tf.cumsum(steps, axis=1)
         return tf.where(coord < 0.0, tf.constant(-1, tf.int64), tf.cast(coord, tf.int64))
 
-    col = coordinates(c + a * 0.5, a, width)
+    col = coordinates(x0, a, width)
     inside = (col >= 0) & (col < tf.cast(width, tf.int64))
     col = tf.where(flip[:, None] & inside, tf.cast(width, tf.int64) - 1 - col, col)
-    row = coordinates(f + e * 0.5, e, height)
+    row = coordinates(y0, e, height)
     return _flat_source(row[:, :, None], col[:, None, :], height, width)
 
 
@@ -270,17 +186,16 @@ def _affine_source(matrix: tf.Tensor, height, width, flip=None) -> tf.Tensor:
 
 
 def _fix(v: tf.Tensor) -> tf.Tensor:
-    """Pillow's FIX(v) = floor(v * 65536 + 0.5), float64 -> int64."""
-    return tf.cast(tf.floor(v * 65536.0 + 0.5), tf.int64)
+    """Pillow's FIX, float64 -> int64."""
+    return tf.cast(spec.fix(v, tf.floor), tf.int64)
 
 
 def _fixed_point_coefficients(matrix: tf.Tensor, flip, width) -> tf.Tensor:
     """Pillow's fixed-point coefficients (A0, A1, A2, A3, A4, A5) as float64 [B, 6] holding
     integers (below 2^31 where Pillow uses them), with an optional left-right flip of
     the input (bool [B]) folded in."""
-    a, b, c, d, e, f = tf.unstack(matrix, num=6, axis=-1)
-    a0, a1, a3, a4 = _fix(a), _fix(b), _fix(d), _fix(e)
-    a2, a5 = _fix(c + a * 0.5 + b * 0.5), _fix(f + d * 0.5 + e * 0.5)
+    a0, a1, a2, a3, a4, a5 = (
+        _fix(v) for v in spec.fixed_point_arguments(tf.unstack(matrix, num=6, axis=-1)))
     if flip is not None:
         # The flip reads column W-1-col. For an integer X, W-1-(X >> 16) equals
         # (65536 W - 1 - X) >> 16 exactly, so the flip folds into the column's coefficients.
@@ -318,15 +233,15 @@ def _padded_chain_source(rotation: tf.Tensor, flip: tf.Tensor, affine: tf.Tensor
     f = _fixed_point_coefficients(affine, None, width)
     r = _fixed_point_coefficients(rotation, flip, width)
     unit = 1.0 / 65536.0  # >> 16 on integers = floor(v * 2^-16), exact in float64
-    # The affine (the last warp) reads the rotated image at (qy, qx): a matrix product,
-    # exact on these integers (every partial sum is an integer below 2^53).
+    # The affine (the last warp) reads the rotated image at (qy, qx): spec's
+    # fixed_point_source as one matrix product, exact on these integers (every partial
+    # sum is an integer below 2^53).
     coefficients = tf.concat([tf.gather(f, [0, 1, 2], axis=1), tf.gather(f, [3, 4, 5], axis=1)], 0)
     q = tf.floor(tf.matmul(coefficients, grid) * unit)
     qx, qy = tf.split(q, 2, axis=0)
     # The rotation read the flipped image at (ry, rx).
-    r0, r1, r2, r3, r4, r5 = tf.split(r, 6, axis=1)  # [B, 1] each
-    rx = tf.floor((r2 + qx * r0 + qy * r1) * unit)
-    ry = tf.floor((r5 + qx * r3 + qy * r4) * unit)
+    rx, ry = spec.fixed_point_source(
+        tf.split(r, 6, axis=1), qx, qy, lambda v: tf.floor(v * unit))  # [B, 1] coefficients
     # Clamping to [-1, size] sends what is outside to the zero border. A q outside the
     # rotated image must read 0 too: `off` >= 1 exactly then, and pushes rx out (|rx| <
     # 2^17: |q| < 2^16 where Pillow uses fixed point, and |cos|, |sin| <= 1).
@@ -413,10 +328,8 @@ def _round15(x: tf.Tensor) -> tf.Tensor:
 
 
 def rotation_matrix(angle_degrees, height, width) -> tf.Tensor:
-    """Pillow's inverse matrix for ``Image.rotate(angle)`` (centre (W/2, H/2), no expand).
-
-    Pillow's fast paths (a copy at 0, transposes at 90/180/270 degrees) give the same
-    pixels as this matrix does, so they need no special case.
+    """Pillow's inverse matrix for ``Image.rotate(angle)`` (centre (W/2, H/2), no expand):
+    ``spec.rotation_matrix`` of Pillow's float64 cos and sin.
 
     Args:
       angle_degrees: float [...], counter-clockwise.
@@ -428,16 +341,14 @@ def rotation_matrix(angle_degrees, height, width) -> tf.Tensor:
     angle = tf.math.floormod(tf.cast(angle_degrees, tf.float64), 360.0)
     t = -(angle * (math.pi / 180.0))  # -math.radians(angle % 360)
     cos, sin, minus_sin = _round15(tf.cos(t)), _round15(tf.sin(t)), _round15(-tf.sin(t))
-    cx = tf.cast(width, tf.float64) / 2.0
-    cy = tf.cast(height, tf.float64) / 2.0
-    c = (cos * -cx + sin * -cy) + cx
-    f = (minus_sin * -cx + cos * -cy) + cy
-    return tf.stack([cos, sin, c, minus_sin, cos, f], axis=-1)
+    cx = spec.centre(tf.cast(width, tf.float64))
+    cy = spec.centre(tf.cast(height, tf.float64))
+    return tf.stack(spec.rotation_matrix(cos, sin, minus_sin, cx, cy), axis=-1)
 
 
 def affine_matrix(scale, shear_degrees, height, width) -> tf.Tensor:
     """torchvision's inverse matrix for ``F.affine(angle=0, translate=(0, 0), scale,
-    shear=(shear, 0))`` on a PIL image (``_get_inverse_affine_matrix``, centre (W/2, H/2)).
+    shear=(shear, 0))`` on a PIL image: ``spec.affine_matrix`` in float64.
 
     Args:
       scale: float [...], > 0.
@@ -449,14 +360,9 @@ def affine_matrix(scale, shear_degrees, height, width) -> tf.Tensor:
     """
     scale = tf.cast(scale, tf.float64)
     tan = tf.tan(tf.cast(shear_degrees, tf.float64) * (math.pi / 180.0))
-    cx = tf.cast(width, tf.float64) / 2.0
-    cy = tf.cast(height, tf.float64) / 2.0
-    a = 1.0 / scale
-    b = tan / scale
-    d = -tf.zeros_like(scale)  # -0.0 / scale; Pillow tests d == 0, so the sign is moot
-    c = (a * -cx + b * -cy) + cx
-    f = (d * -cx + a * -cy) + cy
-    return tf.stack([a, b, c, d, a, f], axis=-1)
+    cx = spec.centre(tf.cast(width, tf.float64))
+    cy = spec.centre(tf.cast(height, tf.float64))
+    return tf.stack(spec.affine_matrix(scale, tan, cx, cy), axis=-1)
 
 
 def _sizes(images: tf.Tensor):
@@ -526,9 +432,6 @@ def affine(image: tf.Tensor, scale, shear_degrees) -> tf.Tensor:
 # (float)D + alpha * (float)(img - D), clipped, truncated; the grayscale and the sums
 # below have integer partial sums under 2^24, so float32 holds them exactly.
 
-_GRAY_WEIGHTS = (19595.0, 38470.0, 7471.0)
-
-
 def _to_planes(images: tf.Tensor) -> list[tf.Tensor]:
     """uint8 [B, H, W, 3] -> float32 [B, H*W] R, G, B planes.
 
@@ -548,11 +451,8 @@ def _to_image(planes: list[tf.Tensor], shape: tf.Tensor) -> tf.Tensor:
 
 
 def _gray(planes: list[tf.Tensor]) -> tf.Tensor:
-    """Pillow's RGB -> 'L', (19595 R + 38470 G + 7471 B + 32768) >> 16, on float32 planes
-    holding integers (every partial sum is an integer below 2^24: exact)."""
-    r, g, b = planes
-    w0, w1, w2 = _GRAY_WEIGHTS
-    return tf.floor((r * w0 + g * w1 + b * w2 + 32768.0) * (1.0 / 65536.0))
+    """Pillow's RGB -> 'L' (``spec.grayscale``) of float32 planes holding integers."""
+    return spec.grayscale(*planes, tf.floor)
 
 
 def _jitter_planes(planes: list[tf.Tensor], order: tf.Tensor, brightness, contrast,
@@ -579,11 +479,12 @@ def _jitter_planes(planes: list[tf.Tensor], order: tf.Tensor, brightness, contra
         gray = _gray(planes)
         total = tf.cast(tf.reduce_sum(gray, axis=1, keepdims=True), tf.float64)  # exact
         count = tf.cast(tf.shape(gray)[1], tf.float64)
-        mean = tf.cast(tf.floor(total / count + 0.5), tf.float32)  # int(mean + 0.5)
+        # float64 floordiv of integers below 2^53 is the exact integer quotient here.
+        mean = tf.cast(spec.rounded_mean(total, count), tf.float32)
         degenerate = is_c * mean + is_s * gray  # brightness: 0
         factor = is_b * brightness[:, None] + is_c * contrast[:, None] + is_s * saturation[:, None]
-        planes = [tf.floor(tf.clip_by_value(degenerate + factor * (x - degenerate), 0.0, 255.0))
-                  for x in planes]
+        planes = [spec.blend(degenerate, x, factor, product=tf.multiply, floor=tf.floor,
+                             clip=tf.clip_by_value) for x in planes]
     return planes
 
 
@@ -695,57 +596,42 @@ def to_float_normalized(image: tf.Tensor) -> tf.Tensor:
     return _normalize(tf.cast(_check_image(image), tf.float32))
 
 
-def _normalize(x: tf.Tensor) -> tf.Tensor:
-    """float32 holding 0..255 -> ToTensor then Normalize(0.5, 0.5), in torch's order."""
-    return (x / 255.0 - 0.5) / 0.5
+_normalize = spec.normalize  # float32 holding 0..255 -> ToTensor then Normalize
 
 
 # ----------------------------------------------------------------------------- random
 
 
-# One uniform per parameter, in these slots of one stateless draw: each parameter depends
-# on its own slot only, so switching an op off never changes the others' values.
-_SLOTS = ("flip", "angle", "scale", "shear", "order", "brightness", "contrast", "saturation")
-NUM_UNIFORMS = len(_SLOTS)  # uniforms per image (see sample_params_from_uniforms)
-
-
 def _uniforms(seed: tf.Tensor) -> tf.Tensor:
-    """int32/int64 [2] seed -> float32 [len(_SLOTS)] uniforms in [0, 1)."""
-    return tf.random.stateless_uniform([len(_SLOTS)], seed=seed, dtype=tf.float32)
+    """int32/int64 [2] seed -> float32 [NUM_UNIFORMS] uniforms in [0, 1)."""
+    return tf.random.stateless_uniform([NUM_UNIFORMS], seed=seed, dtype=tf.float32)
+
+
+_SAMPLING = spec.SamplingOps(
+    slot=lambda u, i: u[..., i],
+    # torch's uniform_(lo, hi): lo + (hi - lo) * u, each rounded to float32 (no XLA here
+    # to fuse them).
+    uniform=lambda lo, span, u: tf.constant(lo, tf.float32) + tf.constant(span, tf.float32) * u,
+    order=lambda index: tf.gather(tf.constant(JITTER_ORDERS, tf.int32), index),
+    floor_to_int32=lambda v: tf.cast(tf.floor(v), tf.int32),
+    minimum=tf.minimum,
+    ones_like=tf.ones_like,
+    falses_like=lambda v: tf.zeros_like(v, tf.bool),
+)
 
 
 @_no_autograph
 def sample_params_from_uniforms(u: tf.Tensor, config: AugmentConfig = AugmentConfig()) -> AugmentParams:
     """Parameters from uniforms: float32 [..., NUM_UNIFORMS] in [0, 1) -> AugmentParams [...].
 
-    Elementwise, so a batch gets exactly the values each image would get alone;
-    ``sample_params(seed)`` is this applied to ``tf.random.stateless_uniform(
-    [NUM_UNIFORMS], seed)``. One stateless draw of shape [N, NUM_UNIFORMS] gives N images
-    their parameters in one op (the training pipeline draws an epoch's this way).
+    ``spec.params_from_uniforms``: elementwise, so a batch gets exactly the values each
+    image would get alone, and ``jax_ops.sample_params_from_uniforms`` gives the same
+    values for the same uniforms. ``sample_params(seed)`` is this applied to
+    ``tf.random.stateless_uniform([NUM_UNIFORMS], seed)``. One stateless draw of shape
+    [N, NUM_UNIFORMS] gives N images their parameters in one op (the training pipeline
+    draws an epoch's this way).
     """
-    u = dict(zip(_SLOTS, tf.unstack(u, num=len(_SLOTS), axis=-1)))
-    one = tf.ones_like(u["flip"])
-
-    def uniform(name, lo, hi):  # torch's uniform_(lo, hi): lo + (hi - lo) * u in float32
-        return tf.constant(lo, tf.float32) + tf.constant(hi - lo, tf.float32) * u[name]
-
-    def factor(name, amount):  # ColorJitter: U(max(0, 1 - v), 1 + v); v = 0 leaves it out
-        return uniform(name, max(0.0, 1.0 - amount), 1.0 + amount) if amount > 0 else one
-
-    r, s = float(config.rotation_degrees), float(config.shear_degrees)
-    # u takes the 2^23 values k / 2^23, so floor(6 u) picks each order 1398101 or 1398102
-    # times out of 2^23: uniform to 1e-6.
-    order_index = tf.minimum(tf.cast(tf.floor(u["order"] * 6.0), tf.int32), 5)
-    return AugmentParams(
-        flip=u["flip"] < 0.5 if config.flip else tf.zeros_like(u["flip"], tf.bool),
-        angle=uniform("angle", -r, r) if r > 0 else 0.0 * one,
-        scale=uniform("scale", *config.scale) if config.scale is not None else one,
-        shear=uniform("shear", -s, s) if s > 0 else 0.0 * one,
-        order=tf.gather(tf.constant(JITTER_ORDERS, tf.int32), order_index),
-        brightness=factor("brightness", config.brightness),
-        contrast=factor("contrast", config.contrast),
-        saturation=factor("saturation", config.saturation),
-    )
+    return spec.params_from_uniforms(tf.convert_to_tensor(u, tf.float32), config, _SAMPLING)
 
 
 @_no_autograph
@@ -786,9 +672,9 @@ def sample_params_batch(seeds: tf.Tensor, config: AugmentConfig = AugmentConfig(
 # nothing at import; inside tf.data it is simply inlined).
 @tf.function(reduce_retracing=True)
 def _uniforms_batch(seeds: tf.Tensor) -> tf.Tensor:
-    """int32/int64 [B, 2] seeds -> float32 [B, len(_SLOTS)] uniforms, row i from seeds[i]."""
+    """int32/int64 [B, 2] seeds -> float32 [B, NUM_UNIFORMS] uniforms, row i from seeds[i]."""
     return tf.map_fn(
-        _uniforms, seeds, fn_output_signature=tf.TensorSpec([len(_SLOTS)], tf.float32)
+        _uniforms, seeds, fn_output_signature=tf.TensorSpec([NUM_UNIFORMS], tf.float32)
     )
 
 
