@@ -3,7 +3,7 @@
 Prints one table (quantity, max abs error, normwise relative error, tolerance, pass):
 float64 on both sides (the same function: logits, loss, every gradient, BatchNorm
 statistics, k steps of Adam / SGD / SGD with momentum), float32 as users run it, the
-2-2-1 network and the augmentation golden fixtures. See ``hw4jax.parity``.
+2-2-1 network and the augmentation golden fixtures. See ``hw4jax.pytorch.parity``.
 
     python scripts/crosscheck_torch.py                      # a seeded Net after 5 Adam steps
     python scripts/crosscheck_torch.py --weights net.pt     # torch.save(net.state_dict(), ...)
@@ -22,7 +22,8 @@ from pathlib import Path
 # TensorFlow (the augmentation rows) logs at import; keep it quiet unless asked.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from hw4jax import cli, parity  # noqa: E402
+from hw4jax import cli  # noqa: E402
+from hw4jax.pytorch import parity  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

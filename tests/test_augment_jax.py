@@ -455,7 +455,7 @@ def test_importing_the_package_or_jax_ops_does_not_import_tensorflow():
 def test_parity_rows_cover_both_backends_and_fail_on_a_missing_array(tmp_path):
     """The parity report has a row per fixture array and backend; an array missing from
     the fixture is a failing row in each backend, never a skip."""
-    from hw4jax import parity
+    from hw4jax.pytorch import parity
 
     with np.load(GOLDEN) as data:
         kept = {k: data[k] for k in ["images", *spec.AugmentParams._fields]}

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from script_loader import load_script
 
-from hw4jax import parity
+from hw4jax.pytorch import parity
 from hw4jax.cnn import conv as conv_lib
 from hw4jax.cnn import model as models
 

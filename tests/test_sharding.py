@@ -4,7 +4,7 @@ The 4 devices exist only in a child process (XLA_FLAGS=--xla_force_host_platform
 in the child's environment; this test process keeps its own devices untouched). The child
 computes in float64 (x64 on in the child only): the claim is that the two programs are the
 same function, and in float64 the different reduction order across devices changes results
-by float64 rounding alone (about 1e-16 relative, 1e-10 allowed as in hw4jax.parity's float64
+by float64 rounding alone (about 1e-16 relative, 1e-10 allowed as in hw4jax.pytorch.parity's float64
 rows), where float32 rounding could turn a near-tie of a ReLU or max-pool the other way in
 one run and not the other, which no fixed bound covers on every CPU.
 """

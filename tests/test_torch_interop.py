@@ -7,7 +7,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from hw4jax import parity  # noqa: E402
+from hw4jax.pytorch import parity  # noqa: E402
 from hw4jax.cnn.model import CNN  # noqa: E402
 from hw4jax.pytorch import interop as torch_interop  # noqa: E402
 from hw4jax.pytorch import reference as torch_reference  # noqa: E402
@@ -239,7 +239,7 @@ def test_export_checkpoint_gives_pytorch_the_same_predictions(tmp_path):
         got = net(torch.from_numpy(images.transpose(0, 3, 1, 2))).numpy()
         exact = net.double()(torch.from_numpy(images.transpose(0, 3, 1, 2)).double()).numpy()
     # float32 on both sides: hw4jax as close to the float64 logits (same float32 weights and
-    # images) as PyTorch is (hw4jax.parity's criterion; no fixed tolerance to outgrow).
+    # images) as PyTorch is (hw4jax.pytorch.parity's criterion; no fixed tolerance to outgrow).
     row = parity.compare_to_reference("eval logits", want, got, exact)
     assert row.passed, row
     # The predictions agree too (the top two logits of random images are far further apart

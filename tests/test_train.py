@@ -16,7 +16,7 @@ import pytest
 import tensorflow_datasets as tfds
 from train_inputs import poisoned_input
 
-from hw4jax import parity
+from hw4jax.pytorch import parity
 from hw4jax.data.cifar10_archive import CLASS_NAMES
 from hw4jax.training import checkpoints, loop, reports, sharding, steps
 from hw4jax.training.config import get_config
@@ -189,7 +189,7 @@ def test_eval_step_in_blocks_gives_the_same_metrics(baseline):
     whole = jax.device_get(jax.jit(steps.eval_step)(state, batch))
     blocks = jax.device_get(jax.jit(lambda s, b: steps.eval_step(s, b, block_size=4))(state, batch))
     # Blocks of other shapes round differently: the blocked loss must be as close to the
-    # float64 value as the unblocked one is (hw4jax.parity's float32 criterion).
+    # float64 value as the unblocked one is (hw4jax.pytorch.parity's float32 criterion).
     with jax.enable_x64(True):
         state64 = state.replace(params=jax.tree.map(lambda a: a.astype(jnp.float64), state.params),
                                 batch_stats=jax.tree.map(lambda a: a.astype(jnp.float64),

@@ -127,7 +127,7 @@ def max_pool_2x2(x: jax.Array) -> jax.Array:
 
 class ReLU(nn.Module):
     """``nn.relu`` as a (parameter-free) module, so that its decisions can be seen and
-    pinned with ``flax.linen.intercept_methods`` (``hw4jax.parity`` does)."""
+    pinned with ``flax.linen.intercept_methods`` (``hw4jax.pytorch.parity`` does)."""
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
