@@ -3,12 +3,13 @@
 Subpackages and modules, one per part of the homework:
   backprop   Question 2: the 2-2-1 network by hand (chain rule) and by jax.grad.
   cnn        Question 3: the CIFAR-10 CNN in Flax Linen and its fast CPU convolutions.
-  augment    torchvision-exact augmentation ops as TensorFlow ops.
+  augment    torchvision-exact augmentation: one specification, TensorFlow ops for tf.data
+             and pure JAX functions (jit, vmap, any device).
   data       CIFAR-10: the binary archive, tfds prepared offline, the tf.data pipelines.
   training   config, optimizers, train state, jitted steps, sharding, the training loop,
              checkpoints, metrics.
-  pytorch    the homework's PyTorch model, and state_dict <-> Flax variables.
-  parity     the hw4jax-vs-PyTorch cross-check report.
+  pytorch    the homework's PyTorch model, state_dict <-> Flax variables, and the
+             hw4jax-vs-PyTorch cross-check report (parity).
   studies    Question 1: the optimizer study.
   cli        what the scripts share on the command line.
 

@@ -20,27 +20,57 @@ from hw4jax.backprop import hand_derivation
 def main(argv: list[str] | None = None) -> int:
     home = backprop.HOMEWORK
     parser = cli.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--inputs", type=float, nargs="+", default=list(home.inputs),
-                        metavar="I", help="i1 i2 (default: 3 5)")
+    parser.add_argument(
+        "--inputs",
+        type=float,
+        nargs="+",
+        default=list(home.inputs),
+        metavar="I",
+        help="i1 i2 (default: 3 5)",
+    )
     parser.add_argument("--target", type=float, default=home.target, help="y (default: 1)")
-    parser.add_argument("--weights", type=float, nargs="+", default=list(home.weights),
-                        metavar="W", help="w1 ... w6 (default: all 0.5)")
-    parser.add_argument("--learning-rate", "--lr", type=float, default=home.learning_rate,
-                        help="alpha (default: 0.1)")
-    parser.add_argument("--iterations", type=int, default=home.iterations,
-                        help="number of steps (default: 2)")
-    parser.add_argument("--loss", choices=backprop.LOSS_CONVENTIONS, default=home.loss,
-                        help="half_squared: E = 1/2 (y - O_out)^2, the convention the "
-                        "write-up's gradients use (default); squared: E = (y - O_out)^2, "
-                        "its printed E")
-    parser.add_argument("--optimizer", choices=backprop.OPTIMIZERS, default=home.optimizer,
-                        help="gd: plain gradient descent (default); others: optax with "
-                        "torch.optim defaults, in float64")
+    parser.add_argument(
+        "--weights",
+        type=float,
+        nargs="+",
+        default=list(home.weights),
+        metavar="W",
+        help="w1 ... w6 (default: all 0.5)",
+    )
+    parser.add_argument(
+        "--learning-rate",
+        "--lr",
+        type=float,
+        default=home.learning_rate,
+        help="alpha (default: 0.1)",
+    )
+    parser.add_argument(
+        "--iterations", type=int, default=home.iterations, help="number of steps (default: 2)"
+    )
+    parser.add_argument(
+        "--loss",
+        choices=backprop.LOSS_CONVENTIONS,
+        default=home.loss,
+        help="half_squared: E = 1/2 (y - O_out)^2, the convention the "
+        "write-up's gradients use (default); squared: E = (y - O_out)^2, "
+        "its printed E",
+    )
+    parser.add_argument(
+        "--optimizer",
+        choices=backprop.OPTIMIZERS,
+        default=home.optimizer,
+        help="gd: plain gradient descent (default); others: optax with "
+        "torch.optim defaults, in float64",
+    )
     parser.add_argument("--json", action="store_true", help="print the whole trace as JSON")
     args = parser.parse_args(argv)
     setting = backprop.Setting(
-        inputs=tuple(args.inputs), target=args.target, weights=tuple(args.weights),
-        learning_rate=args.learning_rate, iterations=args.iterations, loss=args.loss,
+        inputs=tuple(args.inputs),
+        target=args.target,
+        weights=tuple(args.weights),
+        learning_rate=args.learning_rate,
+        iterations=args.iterations,
+        loss=args.loss,
         optimizer=args.optimizer,
     )
     try:

@@ -39,10 +39,11 @@ from hw4jax.pytorch.interop import FLATTEN_HWC, IN_CHANNELS
 _CONV_OUT_SIZES = (32, 32, 16, 18, 11, 13)
 _CHANNELS = (IN_CHANNELS,) + tuple(features for _, features, _ in CONV_LAYERS)
 _DENSE_IN = (FLATTEN_HWC[0] * FLATTEN_HWC[1] * FLATTEN_HWC[2],) + tuple(
-    features for _, features in DENSE_LAYERS[:-1])
-FORWARD_FLOPS = (sum(2 * h * h * 9 * c * o
-                     for h, c, o in zip(_CONV_OUT_SIZES, _CHANNELS, _CHANNELS[1:]))
-                 + sum(2 * i * o for i, (_, o) in zip(_DENSE_IN, DENSE_LAYERS)))
+    features for _, features in DENSE_LAYERS[:-1]
+)
+FORWARD_FLOPS = sum(
+    2 * h * h * 9 * c * o for h, c, o in zip(_CONV_OUT_SIZES, _CHANNELS, _CHANNELS[1:])
+) + sum(2 * i * o for i, (_, o) in zip(_DENSE_IN, DENSE_LAYERS))
 # Backward costs two forwards (input and weight gradients); conv1's input gradient is
 # skipped by both frameworks but is under 0.2% of the total, so it is ignored.
 TRAIN_FLOPS = 3 * FORWARD_FLOPS
@@ -83,11 +84,13 @@ class JaxRunner:
         # Placed as the step's output will be, so the second step does not compile again.
         self.state = jax.device_put(
             create_train_state(jax.random.key(0), model=CNN(), tx=make_optimizer("adam", 1e-3)),
-            sharding.replicated(mesh))
+            sharding.replicated(mesh),
+        )
         images, labels = _batch(batch_size, 0)
         self.batch = sharding.shard_batch({"image": images, "label": labels}, mesh)
         self.eval_batch = sharding.shard_batch(
-            {"image": images, "label": labels, "mask": np.ones(batch_size, bool)}, mesh)
+            {"image": images, "label": labels, "mask": np.ones(batch_size, bool)}, mesh
+        )
         self._train = steps.make_train_step(mesh)
         self._eval = steps.make_eval_step(mesh)
         start = time.perf_counter()
@@ -116,8 +119,7 @@ class TorchRunner:
         self.torch = torch
         self.reference = reference
         self.model = reference.Net()
-        self.optimizer = reference.make_torch_optimizer(
-            "adam", self.model.parameters(), 1e-3)
+        self.optimizer = reference.make_torch_optimizer("adam", self.model.parameters(), 1e-3)
         images, labels = _batch(batch_size, 0)
         self.images = torch.from_numpy(images.transpose(0, 3, 1, 2).copy())
         self.labels = torch.from_numpy(labels.astype(np.int64))
@@ -153,22 +155,35 @@ def pipeline_rate(data_dir: str, *, batch_size: int, num_batches: int) -> float:
     from hw4jax.data import cifar10, throughput
 
     return throughput.train_pipeline_throughput(
-        cifar10.load_split("train", data_dir=data_dir), batch_size=batch_size,
-        num_batches=num_batches, augment=augment.AugmentConfig()).images_per_second
+        cifar10.load_split("train", data_dir=data_dir),
+        batch_size=batch_size,
+        num_batches=num_batches,
+        augment=augment.AugmentConfig(),
+    ).images_per_second
 
 
-def run_benchmark(*, batch_sizes: list[int], repeats: int, chunk_seconds: float,
-                  torch_compile: bool, threads: int, data_dir: str | None,
-                  log: Callable[[str], None]) -> dict:
+def run_benchmark(
+    *,
+    batch_sizes: list[int],
+    repeats: int,
+    chunk_seconds: float,
+    torch_compile: bool,
+    threads: int,
+    data_dir: str | None,
+    log: Callable[[str], None],
+) -> dict:
     """Measures everything the module docstring lists; returns a JSON-able dict."""
     import torch
 
     torch.set_num_threads(threads)
     result: dict = {
-        "threads": threads, "jax": jax.__version__, "torch": torch.__version__,
+        "threads": threads,
+        "jax": jax.__version__,
+        "torch": torch.__version__,
         "train_mflop_per_image": TRAIN_FLOPS / 1e6,
         "eval_mflop_per_image": FORWARD_FLOPS / 1e6,
-        "load_average_start": os.getloadavg()[0], "rows": [],
+        "load_average_start": os.getloadavg()[0],
+        "rows": [],
     }
     gemm = []
     for batch_size in batch_sizes:
@@ -183,8 +198,7 @@ def run_benchmark(*, batch_sizes: list[int], repeats: int, chunk_seconds: float,
                     step = getattr(runner, f"{kind}_step")
                     rates[name, kind].append(_timed_chunk(step, batch_size, chunk_seconds))
             gemm.append(matmul_gflops(seconds=chunk_seconds / 2))
-        row = {"batch_size": batch_size,
-               "jax_first_step_seconds": runners["jax"].compile_seconds}
+        row = {"batch_size": batch_size, "jax_first_step_seconds": runners["jax"].compile_seconds}
         for (name, kind), runs in rates.items():
             row[f"{name}_{kind}"] = _median_rate(runs)
         for kind in ("train", "eval"):
@@ -192,14 +206,17 @@ def run_benchmark(*, batch_sizes: list[int], repeats: int, chunk_seconds: float,
             row[f"{kind}_ratio_vs_best_torch"] = row[f"jax_{kind}"] / best_torch
             row[f"{kind}_ratio_vs_torch_eager"] = row[f"jax_{kind}"] / row[f"torch_{kind}"]
         result["rows"].append(row)
-        log(f"batch {batch_size}: jax train {row['jax_train']:.0f}/s, torch "
+        log(
+            f"batch {batch_size}: jax train {row['jax_train']:.0f}/s, torch "
             f"{row['torch_train']:.0f}/s; eval {row['jax_eval']:.0f}/s vs "
-            f"{row['torch_eval']:.0f}/s")
+            f"{row['torch_eval']:.0f}/s"
+        )
         del runners
     result["gemm_gflops"] = float(np.median(gemm))
     if data_dir is not None:
         result["pipeline_images_per_second"] = pipeline_rate(
-            data_dir, batch_size=max(batch_sizes), num_batches=50)
+            data_dir, batch_size=max(batch_sizes), num_batches=50
+        )
     else:
         result["pipeline_images_per_second"] = None
     result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -213,22 +230,31 @@ def format_table(result: dict) -> str:
     """The human-readable table of ``run_benchmark``'s result."""
     compiled = any("torch_compiled_train" in r for r in result["rows"])
     gemm = result["gemm_gflops"]
-    head = ["batch", "jax train", "torch train"] + (["compiled"] if compiled else []) + [
-        "ratio", "%GEMM", "jax eval", "torch eval"] + (["compiled"] if compiled else []) + [
-        "ratio", "%GEMM", "1st step s"]
+    head = (
+        ["batch", "jax train", "torch train"]
+        + (["compiled"] if compiled else [])
+        + ["ratio", "%GEMM", "jax eval", "torch eval"]
+        + (["compiled"] if compiled else [])
+        + ["ratio", "%GEMM", "1st step s"]
+    )
     lines = ["  ".join(f"{h:>11}" for h in head)]
     for r in result["rows"]:
         cells = [f"{r['batch_size']}", f"{r['jax_train']:.0f}", f"{r['torch_train']:.0f}"]
         if compiled:
             cells.append(f"{r['torch_compiled_train']:.0f}")
-        cells += [f"{r['train_ratio_vs_best_torch']:.2f}x",
-                  f"{100 * r['jax_train'] * TRAIN_FLOPS / 1e9 / gemm:.0f}%",
-                  f"{r['jax_eval']:.0f}", f"{r['torch_eval']:.0f}"]
+        cells += [
+            f"{r['train_ratio_vs_best_torch']:.2f}x",
+            f"{100 * r['jax_train'] * TRAIN_FLOPS / 1e9 / gemm:.0f}%",
+            f"{r['jax_eval']:.0f}",
+            f"{r['torch_eval']:.0f}",
+        ]
         if compiled:
             cells.append(f"{r['torch_compiled_eval']:.0f}")
-        cells += [f"{r['eval_ratio_vs_best_torch']:.2f}x",
-                  f"{100 * r['jax_eval'] * FORWARD_FLOPS / 1e9 / gemm:.0f}%",
-                  f"{r['jax_first_step_seconds']:.1f}"]
+        cells += [
+            f"{r['eval_ratio_vs_best_torch']:.2f}x",
+            f"{100 * r['jax_eval'] * FORWARD_FLOPS / 1e9 / gemm:.0f}%",
+            f"{r['jax_first_step_seconds']:.1f}",
+        ]
         lines.append("  ".join(f"{c:>11}" for c in cells))
     pipeline = result["pipeline_images_per_second"]
     lines += [
@@ -237,8 +263,12 @@ def format_table(result: dict) -> str:
         + f"; %GEMM = model GFLOP/s ({result['train_mflop_per_image']:.0f} MFLOP per train "
         f"image, {result['eval_mflop_per_image']:.0f} per eval image) / {gemm:.0f} GFLOP/s "
         "(1024^3 float32 GEMM measured in this run)",
-        "input pipeline (augmenting): " + (f"{pipeline:,.0f} images/s" if pipeline else
-                                           "skipped (pass --data-dir with prepared CIFAR-10)"),
+        "input pipeline (augmenting): "
+        + (
+            f"{pipeline:,.0f} images/s"
+            if pipeline
+            else "skipped (pass --data-dir with prepared CIFAR-10)"
+        ),
         f"threads {result['threads']} (torch.set_num_threads; XLA uses every core), "
         f"jax {result['jax']}, torch {result['torch']}, peak RSS "
         f"{result['peak_rss_mib']:.0f} MiB, jax device peak bytes "
@@ -254,21 +284,28 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeats", type=int, default=5, help="timed chunks per figure")
     p.add_argument("--chunk-seconds", type=float, default=1.0, help="length of one chunk")
     p.add_argument("--torch-compile", action="store_true", help="also time torch.compile")
-    p.add_argument("--data-dir", default=None,
-                   help="tfds dir with prepared CIFAR-10: also time the input pipeline")
+    p.add_argument(
+        "--data-dir",
+        default=None,
+        help="tfds dir with prepared CIFAR-10: also time the input pipeline",
+    )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     args = p.parse_args(argv)
     if min(args.batch_sizes) < 1 or args.repeats < 1 or not args.chunk_seconds > 0:
-        print("error: batch sizes and --repeats must be >= 1, --chunk-seconds > 0",
-              file=sys.stderr)
+        print("error: batch sizes and --repeats must be >= 1, --chunk-seconds > 0", file=sys.stderr)
         return 2
     threads = len(os.sched_getaffinity(0))
     log = (lambda s: None) if args.json else (lambda s: print(s, file=sys.stderr, flush=True))
     try:
         result = run_benchmark(
-            batch_sizes=args.batch_sizes, repeats=args.repeats,
-            chunk_seconds=args.chunk_seconds, torch_compile=args.torch_compile,
-            threads=threads, data_dir=args.data_dir, log=log)
+            batch_sizes=args.batch_sizes,
+            repeats=args.repeats,
+            chunk_seconds=args.chunk_seconds,
+            torch_compile=args.torch_compile,
+            threads=threads,
+            data_dir=args.data_dir,
+            log=log,
+        )
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -25,8 +25,9 @@ import jax
 import numpy as np
 import tensorflow as tf
 
-from hw4jax import cifar10_archive, cli
+from hw4jax import cli
 from hw4jax.augment import jax_ops, tf_ops
+from hw4jax.data import cifar10_archive
 
 
 def _cpu_seconds() -> float:
@@ -73,16 +74,21 @@ def run(images: np.ndarray, batch_size: int, *, chunk_seconds: float, repeats: i
     for _ in range(repeats):
         for name, f in steps.items():
             rates[name].append(_chunk(f, batch_size, chunk_seconds))
-    return {name: {"images_per_s": float(np.median([r for r, _ in runs])),
-                   "cpu_us_per_image": 1e6 * float(np.median([c for _, c in runs])),
-                   "compile_s": compile_seconds.get(name)}
-            for name, runs in rates.items()}
+    return {
+        name: {
+            "images_per_s": float(np.median([r for r, _ in runs])),
+            "cpu_us_per_image": 1e6 * float(np.median([c for _, c in runs])),
+            "compile_s": compile_seconds.get(name),
+        }
+        for name, runs in rates.items()
+    }
 
 
 def main(argv=None) -> int:
     p = cli.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--archive", default=None,
-                   help="cifar-10-binary.tar.gz (default: hw4jax.cifar10_archive's)")
+    p.add_argument(
+        "--archive", default=None, help="cifar-10-binary.tar.gz (default: hw4jax.cifar10_archive's)"
+    )
     p.add_argument("--batch-sizes", type=int, nargs="+", default=[4, 256])
     p.add_argument("--chunk-seconds", type=float, default=1.0)
     p.add_argument("--repeats", type=int, default=5, help="chunks per form (median reported)")
@@ -96,14 +102,20 @@ def main(argv=None) -> int:
     if min(args.batch_sizes) < 1 or max(args.batch_sizes) > len(images):
         print(f"error: batch sizes must lie in [1, {len(images)}]", file=sys.stderr)
         return cli.EXIT_BAD_INPUT
-    print(f"jax {jax.__version__} on {jax.devices()[0].platform}, tensorflow {tf.__version__}; "
-          f"cpus {os.cpu_count()}, load average {os.getloadavg()[0]:.2f}", flush=True)
+    print(
+        f"jax {jax.__version__} on {jax.devices()[0].platform}, tensorflow {tf.__version__}; "
+        f"cpus {os.cpu_count()}, load average {os.getloadavg()[0]:.2f}",
+        flush=True,
+    )
     for batch_size in args.batch_sizes:
         result = run(images, batch_size, chunk_seconds=args.chunk_seconds, repeats=args.repeats)
         for name, r in result.items():
             compiled = f", compiled in {r['compile_s']:.1f} s" if r["compile_s"] is not None else ""
-            print(f"batch {batch_size:4d}  {name:14s} {r['images_per_s']:10,.0f} images/s  "
-                  f"{r['cpu_us_per_image']:7.0f} us CPU/image{compiled}", flush=True)
+            print(
+                f"batch {batch_size:4d}  {name:14s} {r['images_per_s']:10,.0f} images/s  "
+                f"{r['cpu_us_per_image']:7.0f} us CPU/image{compiled}",
+                flush=True,
+            )
     print(f"load average now {os.getloadavg()[0]:.2f}")
     return 0
 

@@ -30,8 +30,12 @@ def main(argv=None) -> int:
         train = cifar10.load_split("train", data_dir=args.data_dir)
         for batch_size in args.batch_sizes:
             measured = throughput.train_pipeline_throughput(
-                train, batch_size=batch_size, num_batches=args.num_images // batch_size,
-                augment=augment, warmup=args.warmup)
+                train,
+                batch_size=batch_size,
+                num_batches=args.num_images // batch_size,
+                augment=augment,
+                warmup=args.warmup,
+            )
             # On a shared machine wall time says little: CPU time per image (all threads,
             # timed batches only) bounds what idle cores would deliver.
             cpu = measured.cpu_seconds_per_image
@@ -39,7 +43,8 @@ def main(argv=None) -> int:
                 f"batch {batch_size}: {measured.images_per_second:,.0f} images/s (augment "
                 f"{augment is not None}); {cpu * 1e6:.0f} us CPU/image, at most "
                 f"{os.cpu_count() / cpu:,.0f} images/s on {os.cpu_count()} idle cores; "
-                f"load average now {os.getloadavg()[0]:.2f}", flush=True
+                f"load average now {os.getloadavg()[0]:.2f}",
+                flush=True,
             )
     except ValueError as e:  # unprepared data, a batch larger than the split, ...
         print(f"error: {e}", file=sys.stderr)

@@ -44,39 +44,70 @@ def _examples(text: str) -> int | None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = cli.ArgumentParser(description=__doc__.split("\n\n")[0],
-                           epilog=__doc__.split("\n\n", 1)[1],
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--optimizers", nargs="+", metavar="NAME[=LR]",
-                   default=["adam=1e-3", "sgd=1e-2", "momentum=1e-2", "adamw=1e-3"],
-                   help="the CNN's contestants, each adam|sgd|momentum|adamw with an optional "
-                        "learning rate (bare name: torch.optim's default); one optimizer may "
-                        "appear with several rates (default: %(default)s)")
+    p = cli.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        epilog=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--optimizers",
+        nargs="+",
+        metavar="NAME[=LR]",
+        default=["adam=1e-3", "sgd=1e-2", "momentum=1e-2", "adamw=1e-3"],
+        help="the CNN's contestants, each adam|sgd|momentum|adamw with an optional "
+        "learning rate (bare name: torch.optim's default); one optimizer may "
+        "appear with several rates (default: %(default)s)",
+    )
     p.add_argument("--epochs", type=int, default=3, help="default: %(default)s")
     p.add_argument("--batch-size", type=int, default=32, help="default: %(default)s")
     p.add_argument("--eval-batch-size", type=int, default=256, help="default: %(default)s")
-    p.add_argument("--train-examples", type=_examples, default=5000, metavar="N|all",
-                   help="the first N training images (default: %(default)s)")
-    p.add_argument("--test-examples", type=_examples, default=1000, metavar="N|all",
-                   help="the first N test images (default: %(default)s)")
+    p.add_argument(
+        "--train-examples",
+        type=_examples,
+        default=5000,
+        metavar="N|all",
+        help="the first N training images (default: %(default)s)",
+    )
+    p.add_argument(
+        "--test-examples",
+        type=_examples,
+        default=1000,
+        metavar="N|all",
+        help="the first N test images (default: %(default)s)",
+    )
     p.add_argument("--seed", type=int, default=0, help="weights, dropout, data order")
-    p.add_argument("--no-augment", action="store_true",
-                   help="train without the homework's augmentation")
+    p.add_argument(
+        "--no-augment", action="store_true", help="train without the homework's augmentation"
+    )
     p.add_argument("--momentum", type=float, default=0.9, help="for 'momentum' (default 0.9)")
-    p.add_argument("--weight-decay", type=float, default=0.01,
-                   help="for 'adamw' (default 0.01, torch.optim.AdamW's)")
+    p.add_argument(
+        "--weight-decay",
+        type=float,
+        default=0.01,
+        help="for 'adamw' (default 0.01, torch.optim.AdamW's)",
+    )
     p.add_argument("--data-dir", default=None, help="tfds data directory (default: tfds's)")
-    p.add_argument("--archive", default=None,
-                   help="CIFAR-10 binary archive to prepare the data from, offline, when it "
-                        "is not prepared in --data-dir")
+    p.add_argument(
+        "--archive",
+        default=None,
+        help="CIFAR-10 binary archive to prepare the data from, offline, when it "
+        "is not prepared in --data-dir",
+    )
     p.add_argument("--out-dir", default="runs/q1", help="default: %(default)s")
-    p.add_argument("--tiny-optimizers", nargs="+", metavar="NAME[=LR]",
-                   default=["adam=0.1", "sgd=0.1", "momentum=0.1", "adamw=0.1"],
-                   help="the 2-2-1 net's contestants (default: the homework's alpha 0.1 "
-                        "for each)")
+    p.add_argument(
+        "--tiny-optimizers",
+        nargs="+",
+        metavar="NAME[=LR]",
+        default=["adam=0.1", "sgd=0.1", "momentum=0.1", "adamw=0.1"],
+        help="the 2-2-1 net's contestants (default: the homework's alpha 0.1 for each)",
+    )
     p.add_argument("--tiny-iterations", type=int, default=100, help="default: %(default)s")
-    p.add_argument("--only", choices=("tiny", "cnn"), default=None,
-                   help="run one part only (default: both, the 2-2-1 net first)")
+    p.add_argument(
+        "--only",
+        choices=("tiny", "cnn"),
+        default=None,
+        help="run one part only (default: both, the 2-2-1 net first)",
+    )
     return p
 
 
@@ -87,20 +118,34 @@ def main(argv: list[str] | None = None) -> int:
     try:
         tiny_specs = study_lib.parse_optimizer_specs(args.tiny_optimizers)
         study = study_lib.StudyConfig(
-            optimizers=study_lib.parse_optimizer_specs(args.optimizers), epochs=args.epochs,
-            batch_size=args.batch_size, eval_batch_size=args.eval_batch_size, seed=args.seed,
-            augment=not args.no_augment, train_examples=args.train_examples,
-            test_examples=args.test_examples, momentum=args.momentum,
-            weight_decay=args.weight_decay, data_dir=args.data_dir, archive=args.archive)
+            optimizers=study_lib.parse_optimizer_specs(args.optimizers),
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            eval_batch_size=args.eval_batch_size,
+            seed=args.seed,
+            augment=not args.no_augment,
+            train_examples=args.train_examples,
+            test_examples=args.test_examples,
+            momentum=args.momentum,
+            weight_decay=args.weight_decay,
+            data_dir=args.data_dir,
+            archive=args.archive,
+        )
         if args.tiny_iterations < 1:
             raise ValueError(f"--tiny-iterations must be >= 1, got {args.tiny_iterations}")
         if args.only != "cnn":
-            study_lib.write_tiny_net(tiny_specs, args.out_dir, iterations=args.tiny_iterations,
-                                     momentum=args.momentum, weight_decay=args.weight_decay)
+            study_lib.write_tiny_net(
+                tiny_specs,
+                args.out_dir,
+                iterations=args.tiny_iterations,
+                momentum=args.momentum,
+                weight_decay=args.weight_decay,
+            )
         if args.only != "tiny":
             print(flush=True)
-            study_lib.run_cifar10_study(study, args.out_dir,
-                                        log=lambda line: print(line, flush=True))
+            study_lib.run_cifar10_study(
+                study, args.out_dir, log=lambda line: print(line, flush=True)
+            )
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -29,28 +29,52 @@ from hw4jax.pytorch import parity  # noqa: E402
 def main(argv: list[str] | None = None) -> int:
     parser = cli.ArgumentParser(description=__doc__.split("\n\n")[0])
     source = parser.add_mutually_exclusive_group()
-    source.add_argument("--weights", type=Path,
-                        help="a Net state_dict saved with torch.save (default: a seeded Net "
-                        "after 5 Adam steps on random data)")
-    source.add_argument("--checkpoint", type=Path, metavar="WORKDIR",
-                        help="a hw4jax training run's workdir: check its latest checkpoint, "
-                        "exported with hw4jax.torch_interop.export_checkpoint")
-    parser.add_argument("--save-weights", type=Path, metavar="OUT_PT",
-                        help="also write the checked weights as a .pt state_dict")
-    parser.add_argument("--device", choices=parity.DEVICES, default="cpu",
-                        help="where both frameworks run (default: cpu)")
+    source.add_argument(
+        "--weights",
+        type=Path,
+        help="a Net state_dict saved with torch.save (default: a seeded Net "
+        "after 5 Adam steps on random data)",
+    )
+    source.add_argument(
+        "--checkpoint",
+        type=Path,
+        metavar="WORKDIR",
+        help="a hw4jax training run's workdir: check its latest checkpoint, "
+        "exported with hw4jax.torch_interop.export_checkpoint",
+    )
+    parser.add_argument(
+        "--save-weights",
+        type=Path,
+        metavar="OUT_PT",
+        help="also write the checked weights as a .pt state_dict",
+    )
+    parser.add_argument(
+        "--device",
+        choices=parity.DEVICES,
+        default="cpu",
+        help="where both frameworks run (default: cpu)",
+    )
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--steps", type=int, default=3, help="optimizer steps k (default: 3)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--augment-golden", type=Path,
-                        help=f"augmentation fixture (default: {parity.AUGMENT_GOLDEN})")
+    parser.add_argument(
+        "--augment-golden",
+        type=Path,
+        help=f"augmentation fixture (default: {parity.AUGMENT_GOLDEN})",
+    )
     parser.add_argument("--json", action="store_true", help="print the rows as JSON")
     args = parser.parse_args(argv)
     try:
         rows = parity.crosscheck(
-            weights=args.weights, checkpoint=args.checkpoint, save_weights=args.save_weights,
-            device=args.device, batch_size=args.batch_size, steps=args.steps, seed=args.seed,
-            augment_golden=args.augment_golden)
+            weights=args.weights,
+            checkpoint=args.checkpoint,
+            save_weights=args.save_weights,
+            device=args.device,
+            batch_size=args.batch_size,
+            steps=args.steps,
+            seed=args.seed,
+            augment_golden=args.augment_golden,
+        )
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -20,6 +20,7 @@ factors 0 and 1). File layout: see ``record`` below.
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from pathlib import Path
 
@@ -30,7 +31,7 @@ from PIL import Image
 from torchvision import transforms as T
 from torchvision.transforms import functional as F
 
-from hw4jax import cifar10_archive
+from hw4jax.data import cifar10_archive
 
 # The colour-op orders, as hw4jax.augment.spec.JITTER_ORDERS (itertools.permutations(range(3))).
 JITTER_ORDERS = ((0, 1, 2), (0, 2, 1), (1, 0, 2), (1, 2, 0), (2, 0, 1), (2, 1, 0))
@@ -100,7 +101,9 @@ def draw_params(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
     wide = n - homework
 
     def uniform(lo, hi, wide_lo, wide_hi):
-        values = np.concatenate([rng.uniform(lo, hi, homework), rng.uniform(wide_lo, wide_hi, wide)])
+        values = np.concatenate(
+            [rng.uniform(lo, hi, homework), rng.uniform(wide_lo, wide_hi, wide)]
+        )
         return values.astype(np.float32)
 
     params = {
@@ -174,15 +177,16 @@ def record(images: np.ndarray, indices: np.ndarray, params: dict, warps: dict) -
         flip = T.RandomHorizontalFlip(p=1.0 if params["flip"][i] else 0.0)
         chain = T.Compose([T.Resize((32, 32)), flip, rotation, affine, jitter])(pil)
         lists["chain"].append(np.asarray(chain))
+        # Bound now (partial), called below only for the images each array keeps.
         single = {
-            "flipped": lambda: F.hflip(pil),
-            "rotated": lambda: rotation(pil),
-            "affined": lambda: affine(pil),
-            "brightness_out": lambda: F.adjust_brightness(pil, factors[0]),
-            "contrast_out": lambda: F.adjust_contrast(pil, factors[1]),
-            "saturation_out": lambda: F.adjust_saturation(pil, factors[2]),
-            "jittered": lambda: jitter(pil),
-            "chain_normalized": lambda: to_normalized(chain).numpy().transpose(1, 2, 0),
+            "flipped": functools.partial(F.hflip, pil),
+            "rotated": functools.partial(rotation, pil),
+            "affined": functools.partial(affine, pil),
+            "brightness_out": functools.partial(F.adjust_brightness, pil, factors[0]),
+            "contrast_out": functools.partial(F.adjust_contrast, pil, factors[1]),
+            "saturation_out": functools.partial(F.adjust_saturation, pil, factors[2]),
+            "jittered": functools.partial(jitter, pil),
+            "chain_normalized": functools.partial(_normalized_hwc, to_normalized, chain),
         }
         for name, count in SUBSET.items():
             if i < count:
@@ -195,7 +199,9 @@ def record(images: np.ndarray, indices: np.ndarray, params: dict, warps: dict) -
     coordinates = Image.fromarray(coordinate_image())
     out["coordinates"] = np.asarray(coordinates)
     out["warp_angle"], out["warp_scale"], out["warp_shear"] = (
-        warps["angle"], warps["scale"], warps["shear"]
+        warps["angle"],
+        warps["scale"],
+        warps["shear"],
     )
     rotated, affined = [], []
     for i in range(len(warps["angle"])):
@@ -207,20 +213,34 @@ def record(images: np.ndarray, indices: np.ndarray, params: dict, warps: dict) -
     return out
 
 
+def _normalized_hwc(to_normalized, image) -> np.ndarray:
+    """ToTensor + Normalize of a PIL image, back in HWC layout."""
+    return to_normalized(image).numpy().transpose(1, 2, 0)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--archive", type=Path, default=cifar10_archive.default_archive_path(),
-                        help="cifar-10-binary.tar.gz (default: %(default)s)")
+    parser.add_argument(
+        "--archive",
+        type=Path,
+        default=cifar10_archive.default_archive_path(),
+        help="cifar-10-binary.tar.gz (default: %(default)s)",
+    )
     parser.add_argument("--out", type=Path, required=True, help="the .npz to write")
     parser.add_argument("--num-images", type=int, default=300)
-    parser.add_argument("--num-warps", type=int, default=NUM_WARPS,
-                        help="parameter sets for the coordinate-image warps")
+    parser.add_argument(
+        "--num-warps",
+        type=int,
+        default=NUM_WARPS,
+        help="parameter sets for the coordinate-image warps",
+    )
     parser.add_argument("--seed", type=int, default=0, help="numpy seed for images and parameters")
     args = parser.parse_args(argv)
     least = max(SUBSET.values())
     if not least <= args.num_images <= 50_000 or not 100 <= args.num_warps:
-        print(f"error: need {least} <= --num-images <= 50000 and --num-warps >= 100",
-              file=sys.stderr)
+        print(
+            f"error: need {least} <= --num-images <= 50000 and --num-warps >= 100", file=sys.stderr
+        )
         return 2
     if not args.archive.exists():
         print(f"error: no CIFAR-10 archive at {args.archive}; pass --archive", file=sys.stderr)
@@ -237,8 +257,10 @@ def main(argv=None) -> int:
     fixtures = record(train_images[indices], indices, params, warps)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(args.out, **fixtures)
-    print(f"wrote {args.out} ({args.out.stat().st_size / 1e6:.2f} MB, {args.num_images} images, "
-          f"{args.num_warps} warps of the coordinate image)")
+    print(
+        f"wrote {args.out} ({args.out.stat().st_size / 1e6:.2f} MB, {args.num_images} images, "
+        f"{args.num_warps} warps of the coordinate image)"
+    )
     return 0
 
 

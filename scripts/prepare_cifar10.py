@@ -19,11 +19,13 @@ from hw4jax.data.cifar10_archive import default_archive_path
 def main(argv=None) -> int:
     p = cli.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument(
-        "--archive", default=str(default_archive_path()),
+        "--archive",
+        default=str(default_archive_path()),
         help="cifar-10-binary.tar.gz or its extracted cifar-10-batches-bin/ folder",
     )
     p.add_argument(
-        "--data-dir", default=None,
+        "--data-dir",
+        default=None,
         help="tfds data directory (default: tfds's, $TFDS_DATA_DIR or ~/tensorflow_datasets)",
     )
     args = p.parse_args(argv)

@@ -34,14 +34,10 @@ import torchvision
 import torchvision.transforms as T
 from PIL import Image
 
-try:
-    from hw4jax.data.cifar10_archive import default_archive_path, read_splits
-    from hw4jax.pytorch.reference import Net
-except ImportError:  # the layout before hw4jax's subpackages
-    from hw4jax.cifar10_archive import default_archive_path, read_splits
-    from hw4jax.torch_reference import Net
+from hw4jax.data.cifar10_archive import CLASS_NAMES, default_archive_path, read_splits
+from hw4jax.pytorch.reference import Net
 
-CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+CLASSES = CLASS_NAMES
 
 
 class ArrayDataset(torch.utils.data.Dataset):
@@ -59,11 +55,15 @@ class ArrayDataset(torch.utils.data.Dataset):
 
 def homework_augmentation() -> T.Compose:
     """The homework's train transform up to (not including) ToTensor: PIL -> PIL."""
-    return T.Compose([
-        T.Resize((32, 32)), T.RandomHorizontalFlip(), T.RandomRotation(10),
-        T.RandomAffine(0, shear=10, scale=(0.8, 1.2)),
-        T.ColorJitter(brightness=0.2, contrast=0.2, saturation=0.2),
-    ])
+    return T.Compose(
+        [
+            T.Resize((32, 32)),
+            T.RandomHorizontalFlip(),
+            T.RandomRotation(10),
+            T.RandomAffine(0, shear=10, scale=(0.8, 1.2)),
+            T.ColorJitter(brightness=0.2, contrast=0.2, saturation=0.2),
+        ]
+    )
 
 
 TO_TENSOR = T.Compose([T.ToTensor(), T.Normalize((0.5, 0.5, 0.5), (0.5, 0.5, 0.5))])
@@ -82,8 +82,10 @@ def file_batches(directory: Path, epoch: int, batch_size: int):
     with np.load(path) as f:
         images, labels = f["image"], f["label"]
     for start in range(0, len(labels) - batch_size + 1, batch_size):
-        yield (uint8_to_input(images[start:start + batch_size]),
-               torch.from_numpy(labels[start:start + batch_size].astype(np.int64)))
+        yield (
+            uint8_to_input(images[start : start + batch_size]),
+            torch.from_numpy(labels[start : start + batch_size].astype(np.int64)),
+        )
 
 
 def dump_batches(data, *, seed: int, epochs: int, batch_size: int, out: Path) -> None:
@@ -92,12 +94,17 @@ def dump_batches(data, *, seed: int, epochs: int, batch_size: int, out: Path) ->
     to_array = T.Lambda(lambda im: torch.from_numpy(np.asarray(im, dtype=np.uint8).copy()))
     loader = torch.utils.data.DataLoader(
         ArrayDataset(*data["train"], T.Compose([homework_augmentation(), to_array])),
-        batch_size=batch_size, shuffle=True)
+        batch_size=batch_size,
+        shuffle=True,
+    )
     out.mkdir(parents=True, exist_ok=True)
     for epoch in range(1, epochs + 1):
         images, labels = zip(*((x.numpy(), y.numpy()) for x, y in loader))
-        np.savez(out / f"epoch{epoch}.npz", image=np.concatenate(images),
-                 label=np.concatenate(labels).astype(np.int32))
+        np.savez(
+            out / f"epoch{epoch}.npz",
+            image=np.concatenate(images),
+            label=np.concatenate(labels).astype(np.int32),
+        )
         print(f"wrote {out / f'epoch{epoch}.npz'}", flush=True)
 
 
@@ -116,8 +123,12 @@ def evaluate(model, loader) -> dict:
                 sel = labels == c
                 total[c] += int(sel.sum())
                 correct[c] += int((pred[sel] == c).sum())
-    return {"loss": loss_sum / total.sum(), "accuracy": correct.sum() / total.sum(),
-            "correct": correct, "count": total}
+    return {
+        "loss": loss_sum / total.sum(),
+        "accuracy": correct.sum() / total.sum(),
+        "correct": correct,
+        "count": total,
+    }
 
 
 def main(argv=None) -> int:
@@ -127,28 +138,49 @@ def main(argv=None) -> int:
     p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=0)
-    p.add_argument("--threads", type=int, default=None,
-                   help="torch.set_num_threads (default: torch's own choice)")
-    p.add_argument("--batches", type=Path, default=None,
-                   help="train on DIR/epoch{E}.npz instead of torchvision's augmentation")
-    p.add_argument("--dump-batches", type=Path, default=None,
-                   help="write torchvision's augmented batches of --seed to DIR and exit")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch.set_num_threads (default: torch's own choice)",
+    )
+    p.add_argument(
+        "--batches",
+        type=Path,
+        default=None,
+        help="train on DIR/epoch{E}.npz instead of torchvision's augmentation",
+    )
+    p.add_argument(
+        "--dump-batches",
+        type=Path,
+        default=None,
+        help="write torchvision's augmented batches of --seed to DIR and exit",
+    )
     p.add_argument("--out", default=None)
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     data = read_splits(args.archive)
     if args.dump_batches is not None:
-        dump_batches(data, seed=args.seed, epochs=args.epochs, batch_size=args.batch_size,
-                     out=args.dump_batches)
+        dump_batches(
+            data,
+            seed=args.seed,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            out=args.dump_batches,
+        )
         return 0
     torch.manual_seed(args.seed)
     np.random.seed(args.seed)
     train = torch.utils.data.DataLoader(
         ArrayDataset(*data["train"], T.Compose([homework_augmentation(), TO_TENSOR])),
-        batch_size=args.batch_size, shuffle=True, num_workers=args.workers)
+        batch_size=args.batch_size,
+        shuffle=True,
+        num_workers=args.workers,
+    )
     test = torch.utils.data.DataLoader(
-        ArrayDataset(*data["test"], TO_TENSOR), batch_size=256, num_workers=args.workers)
+        ArrayDataset(*data["test"], TO_TENSOR), batch_size=256, num_workers=args.workers
+    )
     model = Net()
     criterion = torch.nn.CrossEntropyLoss()
     optimizer = torch.optim.Adam(model.parameters(), lr=0.001)
@@ -157,8 +189,9 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         model.train()
         train_loss, correct, count = 0.0, 0, 0
-        batches = (train if args.batches is None
-                   else file_batches(args.batches, epoch, args.batch_size))
+        batches = (
+            train if args.batches is None else file_batches(args.batches, epoch, args.batch_size)
+        )
         for images, labels in batches:
             optimizer.zero_grad()
             logits = model(images)
@@ -170,23 +203,41 @@ def main(argv=None) -> int:
             count += images.size(0)
         seconds = time.perf_counter() - t0
         result = evaluate(model, test)
-        print(f"Epoch: {epoch} \tTraining Loss: {train_loss:.6f}  train accuracy "
-              f"{100 * correct / count:.2f}%  test loss {result['loss']:.4f}  test accuracy "
-              f"{100 * result['accuracy']:.2f}%  ({seconds:.0f} s)", flush=True)
-        epochs.append({"epoch": epoch, "train_loss_sum": train_loss,
-                       "train_loss_mean": train_loss / count, "train_accuracy": correct / count,
-                       "train_examples": count, "test_loss": float(result["loss"]),
-                       "test_accuracy": float(result["accuracy"]), "seconds": seconds})
+        print(
+            f"Epoch: {epoch} \tTraining Loss: {train_loss:.6f}  train accuracy "
+            f"{100 * correct / count:.2f}%  test loss {result['loss']:.4f}  test accuracy "
+            f"{100 * result['accuracy']:.2f}%  ({seconds:.0f} s)",
+            flush=True,
+        )
+        epochs.append(
+            {
+                "epoch": epoch,
+                "train_loss_sum": train_loss,
+                "train_loss_mean": train_loss / count,
+                "train_accuracy": correct / count,
+                "train_examples": count,
+                "test_loss": float(result["loss"]),
+                "test_accuracy": float(result["accuracy"]),
+                "seconds": seconds,
+            }
+        )
     correct, total = result["correct"], result["count"]
     print(f"Test accuracy: {100 * result['accuracy']:.2f}%")
     for c, name in enumerate(CLASSES):
         print(f"  {name:10s} {100 * correct[c] / total[c]:.1f}%")
-    out = {"framework": "pytorch", "batches": "torchvision" if args.batches is None else "file",
-           "torch": torch.__version__, "torchvision": torchvision.__version__,
-           "batch_size": args.batch_size, "seed": args.seed, "epochs": epochs,
-           "test_accuracy": float(result["accuracy"]), "test_loss": float(result["loss"]),
-           "per_class_accuracy": {n: float(correct[c] / total[c]) for c, n in enumerate(CLASSES)},
-           "threads": torch.get_num_threads()}
+    out = {
+        "framework": "pytorch",
+        "batches": "torchvision" if args.batches is None else "file",
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "batch_size": args.batch_size,
+        "seed": args.seed,
+        "epochs": epochs,
+        "test_accuracy": float(result["accuracy"]),
+        "test_loss": float(result["loss"]),
+        "per_class_accuracy": {n: float(correct[c] / total[c]) for c, n in enumerate(CLASSES)},
+        "threads": torch.get_num_threads(),
+    }
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(out, indent=2))

@@ -43,12 +43,23 @@ OPS = {
     "horizontal_flip": ("flipped", lambda image, p: augment.horizontal_flip(image)),
     "rotate": ("rotated", lambda image, p: augment.rotate(image, p.angle)),
     "affine": ("affined", lambda image, p: augment.affine(image, p.scale, p.shear)),
-    "adjust_brightness": ("brightness_out", lambda image, p: augment.adjust_brightness(image, p.brightness)),
-    "adjust_contrast": ("contrast_out", lambda image, p: augment.adjust_contrast(image, p.contrast)),
-    "adjust_saturation": ("saturation_out", lambda image, p: augment.adjust_saturation(image, p.saturation)),
+    "adjust_brightness": (
+        "brightness_out",
+        lambda image, p: augment.adjust_brightness(image, p.brightness),
+    ),
+    "adjust_contrast": (
+        "contrast_out",
+        lambda image, p: augment.adjust_contrast(image, p.contrast),
+    ),
+    "adjust_saturation": (
+        "saturation_out",
+        lambda image, p: augment.adjust_saturation(image, p.saturation),
+    ),
     "color_jitter": (
         "jittered",
-        lambda image, p: augment.color_jitter(image, p.order, p.brightness, p.contrast, p.saturation),
+        lambda image, p: augment.color_jitter(
+            image, p.order, p.brightness, p.contrast, p.saturation
+        ),
     ),
     "apply_params": ("chain", augment.apply_params),
 }
@@ -110,8 +121,12 @@ def test_to_float_normalized_matches_totensor_normalize(golden):
     np.testing.assert_array_equal(
         augment.to_float_normalized(golden["chain"][:count]).numpy(), golden["chain_normalized"]
     )
-    ds = tf.data.Dataset.from_tensor_slices(golden["chain"][:count]).map(augment.to_float_normalized)
-    np.testing.assert_array_equal(ds.batch(count).get_single_element().numpy(), golden["chain_normalized"])
+    ds = tf.data.Dataset.from_tensor_slices(golden["chain"][:count]).map(
+        augment.to_float_normalized
+    )
+    np.testing.assert_array_equal(
+        ds.batch(count).get_single_element().numpy(), golden["chain_normalized"]
+    )
 
 
 def test_jitter_order_index_maps_torchvision_permutations(golden):
@@ -136,7 +151,9 @@ def test_random_augment_batch_equals_per_image(golden):
     seeds[i], eagerly and in tf.data (per-element map versus map after batch)."""
     images, seeds = golden["images"][:64], _seeds(64, 3)
     batched = augment.random_augment_batch(seeds, images).numpy()
-    per_image = np.stack([augment.random_augment(s, x).numpy() for s, x in zip(seeds[:3], images[:3])])
+    per_image = np.stack(
+        [augment.random_augment(s, x).numpy() for s, x in zip(seeds[:3], images[:3])]
+    )
     np.testing.assert_array_equal(batched[:3], per_image)
     ds = tf.data.Dataset.from_tensor_slices((seeds, images))
     one_by_one = ds.map(augment.random_augment, num_parallel_calls=tf.data.AUTOTUNE).batch(64)
@@ -163,8 +180,10 @@ def test_composed_warp_equals_the_two_warps_maps_composed():
     rotation = augment.rotation_matrix(params.angle, 32, 32)
     affine = augment.affine_matrix(params.scale, params.shear, 32, 32)
     fast = augment._padded_chain_source(rotation, params.flip, affine, 32, 32)
-    composed = augment._then(augment._affine_source(rotation, 32, 32, flip=params.flip),
-                             augment._affine_source(affine, 32, 32))
+    composed = augment._then(
+        augment._affine_source(rotation, 32, 32, flip=params.flip),
+        augment._affine_source(affine, 32, 32),
+    )
 
     def source_pixel(padded):  # index into the 34x34 zero-padded image -> 32x32 pixel or -1
         row, col = np.divmod(padded.numpy().astype(np.int64), 34)
@@ -185,12 +204,16 @@ def test_sample_params_is_sample_params_from_uniforms_of_one_draw():
         np.testing.assert_array_equal(got.numpy(), want.numpy())
 
 
-@pytest.mark.parametrize("config", [
-    augment.AugmentConfig(),
-    # Angle and shear exactly 0: Pillow's scale path, which the fast composed warp leaves
-    # to the general one.
-    augment.AugmentConfig(rotation_degrees=0, shear_degrees=0),
-], ids=["default", "scale-path"])
+@pytest.mark.parametrize(
+    "config",
+    [
+        augment.AugmentConfig(),
+        # Angle and shear exactly 0: Pillow's scale path, which the fast composed warp leaves
+        # to the general one.
+        augment.AugmentConfig(rotation_degrees=0, shear_degrees=0),
+    ],
+    ids=["default", "scale-path"],
+)
 def test_apply_params_normalized_is_to_float_normalized_of_apply_params(golden, config):
     """The training pipeline's float path equals uint8 apply_params then ToTensor +
     Normalize, bit for bit, on a batch and on one image."""
@@ -225,8 +248,14 @@ def test_flip_rate_is_one_half(draws):
 
 @pytest.mark.parametrize(
     "name, lo, hi",
-    [("angle", -10, 10), ("scale", 0.8, 1.2), ("shear", -10, 10),
-     ("brightness", 0.8, 1.2), ("contrast", 0.8, 1.2), ("saturation", 0.8, 1.2)],
+    [
+        ("angle", -10, 10),
+        ("scale", 0.8, 1.2),
+        ("shear", -10, 10),
+        ("brightness", 0.8, 1.2),
+        ("contrast", 0.8, 1.2),
+        ("saturation", 0.8, 1.2),
+    ],
 )
 def test_continuous_parameters_are_uniform_on_their_range(draws, name, lo, hi):
     """Each parameter stays in [lo, hi], reaches both ends, and fills 10 equal bins
@@ -252,8 +281,17 @@ def test_all_six_jitter_orders_are_equally_likely(draws):
 def test_parameters_are_uncorrelated(draws):
     """The draws come from separate slots: no two continuous parameters correlate
     (|r| < 0.04, about 6 standard errors)."""
-    values = np.stack([draws.angle, draws.scale, draws.shear, draws.brightness,
-                       draws.contrast, draws.saturation, draws.flip.astype(np.float32)])
+    values = np.stack(
+        [
+            draws.angle,
+            draws.scale,
+            draws.shear,
+            draws.brightness,
+            draws.contrast,
+            draws.saturation,
+            draws.flip.astype(np.float32),
+        ]
+    )
     r = np.corrcoef(values)
     assert np.max(np.abs(r - np.eye(len(values)))) < 0.04
 
@@ -269,14 +307,23 @@ def test_switched_off_ops_keep_identity_values_and_leave_others_alone():
     assert np.all(part.brightness.numpy() == 1)
     for name in ("scale", "shear", "order", "contrast", "saturation"):
         np.testing.assert_array_equal(getattr(part, name), getattr(full, name))
-    no_affine = augment.sample_params_batch(seeds, augment.AugmentConfig(shear_degrees=0, scale=None))
+    no_affine = augment.sample_params_batch(
+        seeds, augment.AugmentConfig(shear_degrees=0, scale=None)
+    )
     assert np.all(no_affine.scale.numpy() == 1) and np.all(no_affine.shear.numpy() == 0)
 
 
 def test_everything_off_returns_the_image(golden):
     """With every op off the transform is the identity, pixel for pixel."""
-    off = augment.AugmentConfig(flip=False, rotation_degrees=0, shear_degrees=0, scale=None,
-                                brightness=0, contrast=0, saturation=0)
+    off = augment.AugmentConfig(
+        flip=False,
+        rotation_degrees=0,
+        shear_degrees=0,
+        scale=None,
+        brightness=0,
+        contrast=0,
+        saturation=0,
+    )
     images = golden["images"][:32]
     np.testing.assert_array_equal(augment.random_augment_batch(_seeds(32), images, off), images)
 
@@ -320,7 +367,9 @@ def test_config_rejects_bad_values_naming_the_field(change, field):
 def test_config_accepts_a_list_scale_and_stays_hashable():
     """scale given as a list is stored as a tuple, so configs hash (tf.function keys)."""
     config = augment.AugmentConfig(scale=[0.9, 1.1])
-    assert config.scale == (0.9, 1.1) and hash(config) == hash(augment.AugmentConfig(scale=(0.9, 1.1)))
+    assert config.scale == (0.9, 1.1) and hash(config) == hash(
+        augment.AugmentConfig(scale=(0.9, 1.1))
+    )
 
 
 def test_ops_reject_non_uint8_images():

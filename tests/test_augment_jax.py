@@ -27,16 +27,34 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from hw4jax import augment, cifar10_archive
+from hw4jax import augment
 from hw4jax.augment import jax_ops, spec, tf_ops
+from hw4jax.data import cifar10_archive
 
 GOLDEN = Path(__file__).parent / "data" / "augment_golden.npz"
 FIXTURE_ROWS = 300  # the fixture's images; then as many coordinate-image warps
 BATCH = 2 * FIXTURE_ROWS
-SINGLE_OPS = ("flipped", "rotated", "affined", "brightness_out", "contrast_out",
-              "saturation_out", "jittered", "chain", "chain_normalized")
-IDENTITY = dict(flip=False, angle=0.0, scale=1.0, shear=0.0, order=(0, 1, 2),
-                brightness=1.0, contrast=1.0, saturation=1.0)
+SINGLE_OPS = (
+    "flipped",
+    "rotated",
+    "affined",
+    "brightness_out",
+    "contrast_out",
+    "saturation_out",
+    "jittered",
+    "chain",
+    "chain_normalized",
+)
+IDENTITY = dict(
+    flip=False,
+    angle=0.0,
+    scale=1.0,
+    shear=0.0,
+    order=(0, 1, 2),
+    brightness=1.0,
+    contrast=1.0,
+    saturation=1.0,
+)
 
 
 @pytest.fixture(scope="module")
@@ -69,15 +87,24 @@ def _batches(golden) -> list[tuple[np.ndarray, spec.AugmentParams, np.ndarray]]:
     out = []
     for start in (0, FIXTURE_ROWS):
         warps = np.arange(start, start + FIXTURE_ROWS) % len(golden["warp_angle"])
-        coordinate = {k: np.broadcast_to(np.asarray(v), (FIXTURE_ROWS,) + np.shape(v))
-                      for k, v in IDENTITY.items()}
-        coordinate |= {"angle": golden["warp_angle"][warps], "scale": golden["warp_scale"][warps],
-                       "shear": golden["warp_shear"][warps]}
-        params = spec.AugmentParams(**{
-            k: np.concatenate([fixture[k], np.asarray(coordinate[k], fixture[k].dtype)])
-            for k in names})
-        images = np.concatenate([golden["images"],
-                                 np.broadcast_to(golden["coordinates"], (FIXTURE_ROWS, 32, 32, 3))])
+        coordinate = {
+            k: np.broadcast_to(np.asarray(v), (FIXTURE_ROWS,) + np.shape(v))
+            for k, v in IDENTITY.items()
+        }
+        coordinate |= {
+            "angle": golden["warp_angle"][warps],
+            "scale": golden["warp_scale"][warps],
+            "shear": golden["warp_shear"][warps],
+        }
+        params = spec.AugmentParams(
+            **{
+                k: np.concatenate([fixture[k], np.asarray(coordinate[k], fixture[k].dtype)])
+                for k in names
+            }
+        )
+        images = np.concatenate(
+            [golden["images"], np.broadcast_to(golden["coordinates"], (FIXTURE_ROWS, 32, 32, 3))]
+        )
         out.append((images, params, warps))
     return out
 
@@ -98,9 +125,12 @@ def programs() -> dict:
 @pytest.fixture(scope="module")
 def outputs(golden, programs) -> dict:
     """Each mode's outputs on both batches (computed once, checked by several tests)."""
-    return {mode: [jax.tree.map(np.asarray, run(images, params))
-                   for images, params, _ in _batches(golden)]
-            for mode, run in programs.items()}
+    return {
+        mode: [
+            jax.tree.map(np.asarray, run(images, params)) for images, params, _ in _batches(golden)
+        ]
+        for mode, run in programs.items()
+    }
 
 
 def _differing_images(actual, expected) -> list[int]:
@@ -144,10 +174,14 @@ def test_to_float_normalized_matches_torch_on_every_level(golden):
     """ToTensor + Normalize of each uint8 level is torch's float32, eagerly, under jit and
     under jit(vmap) (one-pixel images)."""
     levels = np.repeat(np.arange(256, dtype=np.uint8)[:, None, None, None], 3, axis=-1)
-    for f in (jax_ops.to_float_normalized, jax.jit(jax_ops.to_float_normalized),
-              jax.jit(jax.vmap(jax_ops.to_float_normalized))):
-        np.testing.assert_array_equal(np.asarray(f(levels))[:, 0, 0, 0],
-                                      golden["levels_normalized"])
+    for f in (
+        jax_ops.to_float_normalized,
+        jax.jit(jax_ops.to_float_normalized),
+        jax.jit(jax.vmap(jax_ops.to_float_normalized)),
+    ):
+        np.testing.assert_array_equal(
+            np.asarray(f(levels))[:, 0, 0, 0], golden["levels_normalized"]
+        )
 
 
 def test_grayscale_is_pillows_for_every_colour_level():
@@ -179,13 +213,20 @@ def _real_or_random_images(count: int, seed: int) -> tuple[np.ndarray, str]:
 def _wide_params(rng, n: int) -> spec.AugmentParams:
     """Parameters well beyond the homework's ranges, with Pillow's special cases mixed
     in: multiples of 90 degrees, shear 0 (the scale path), factors 0 and 1."""
+
     def uniform(lo, hi):
         return rng.uniform(lo, hi, n).astype(np.float32)
 
-    p = dict(flip=rng.random(n) < 0.5, angle=uniform(-400, 400), scale=uniform(0.4, 2.5),
-             shear=uniform(-60, 60), brightness=uniform(0, 2.5), contrast=uniform(0, 2.5),
-             saturation=uniform(0, 2.5),
-             order=np.array(spec.JITTER_ORDERS, np.int32)[rng.integers(0, 6, n)])
+    p = dict(
+        flip=rng.random(n) < 0.5,
+        angle=uniform(-400, 400),
+        scale=uniform(0.4, 2.5),
+        shear=uniform(-60, 60),
+        brightness=uniform(0, 2.5),
+        contrast=uniform(0, 2.5),
+        saturation=uniform(0, 2.5),
+        order=np.array(spec.JITTER_ORDERS, np.int32)[rng.integers(0, 6, n)],
+    )
     special = rng.random(n) < 0.1
     p["angle"][special] = rng.choice([0, 90, 180, 270, -90, 360, -180], special.sum())
     p["shear"][rng.random(n) < 0.15] = 0.0
@@ -210,17 +251,23 @@ def test_jax_ops_equal_tf_ops_on_random_draws():
     coordinate = np.broadcast_to(_coordinate_image(), (FIXTURE_ROWS, 32, 32, 3))
     rng = np.random.default_rng(2)
     for i in range(batches):
-        batch = np.concatenate([images[i * FIXTURE_ROWS: (i + 1) * FIXTURE_ROWS], coordinate])
+        batch = np.concatenate([images[i * FIXTURE_ROWS : (i + 1) * FIXTURE_ROWS], coordinate])
         params = _wide_params(rng, BATCH) if i % 2 else _homework_params(i, BATCH)
         pairs = [
             (jax_ops.rotate(batch, params.angle), tf_ops.rotate(batch, params.angle)),
-            (jax_ops.affine(batch, params.scale, params.shear),
-             tf_ops.affine(batch, params.scale, params.shear)),
-            (jax_ops.horizontal_flip(batch, params.flip),
-             tf_ops.horizontal_flip(batch, params.flip)),
+            (
+                jax_ops.affine(batch, params.scale, params.shear),
+                tf_ops.affine(batch, params.scale, params.shear),
+            ),
+            (
+                jax_ops.horizontal_flip(batch, params.flip),
+                tf_ops.horizontal_flip(batch, params.flip),
+            ),
             (jax_ops.apply_params(batch, params), tf_ops.apply_params(batch, params)),
-            (jax_ops.apply_params_normalized(batch, params),
-             tf_ops.apply_params_normalized(batch, params)),
+            (
+                jax_ops.apply_params_normalized(batch, params),
+                tf_ops.apply_params_normalized(batch, params),
+            ),
         ]
         for got, want in pairs:
             assert _differing_images(got, want.numpy()) == []
@@ -246,19 +293,25 @@ def test_warps_equal_tf_on_the_homeworks_possible_draws():
     drawn = tf_ops.sample_params_from_uniforms(u)
     angle, scale = drawn.angle.numpy(), drawn.scale.numpy()
     shear = drawn.shear.numpy()[np.random.default_rng(8).permutation(len(k))]
+
     def tf_source(matrix):
         return tf_ops._affine_source(matrix, 32, 32).numpy()
 
     for start in range(0, len(k), size):
         part = np.arange(start, start + size) % len(k)  # the last batch wraps around
         a, s, h = angle[part], scale[part], shear[part]
-        np.testing.assert_array_equal(jax_ops._rotation_source(a, np.zeros(size, bool), 32, 32),
-                                      tf_source(tf_ops.rotation_matrix(a, 32, 32)))
-        np.testing.assert_array_equal(jax_ops._affine_source(s, h, 32, 32),
-                                      tf_source(tf_ops.affine_matrix(s, h, 32, 32)))
+        np.testing.assert_array_equal(
+            jax_ops._rotation_source(a, np.zeros(size, bool), 32, 32),
+            tf_source(tf_ops.rotation_matrix(a, 32, 32)),
+        )
+        np.testing.assert_array_equal(
+            jax_ops._affine_source(s, h, 32, 32), tf_source(tf_ops.affine_matrix(s, h, 32, 32))
+        )
         zero = np.zeros(size, np.float32)
-        np.testing.assert_array_equal(jax_ops._affine_source(s, zero, 32, 32),
-                                      tf_source(tf_ops.affine_matrix(s, zero, 32, 32)))
+        np.testing.assert_array_equal(
+            jax_ops._affine_source(s, zero, 32, 32),
+            tf_source(tf_ops.affine_matrix(s, zero, 32, 32)),
+        )
 
 
 def test_jax_ops_equal_tf_ops_on_other_image_sizes():
@@ -267,10 +320,13 @@ def test_jax_ops_equal_tf_ops_on_other_image_sizes():
     rng = np.random.default_rng(3)
     images = rng.integers(0, 256, (64, 17, 23, 3), dtype=np.uint8)
     params = _wide_params(rng, 64)
-    np.testing.assert_array_equal(jax_ops.apply_params(images, params),
-                                  tf_ops.apply_params(images, params).numpy())
-    np.testing.assert_array_equal(jax_ops.affine(images, params.scale, params.shear),
-                                  tf_ops.affine(images, params.scale, params.shear).numpy())
+    np.testing.assert_array_equal(
+        jax_ops.apply_params(images, params), tf_ops.apply_params(images, params).numpy()
+    )
+    np.testing.assert_array_equal(
+        jax_ops.affine(images, params.scale, params.shear),
+        tf_ops.affine(images, params.scale, params.shear).numpy(),
+    )
 
 
 def _edge_uniforms(n: int, seed: int) -> np.ndarray:
@@ -283,14 +339,31 @@ def _edge_uniforms(n: int, seed: int) -> np.ndarray:
     return u
 
 
-@pytest.mark.parametrize("config", [
-    spec.AugmentConfig(),
-    spec.AugmentConfig(shear_degrees=0),
-    spec.AugmentConfig(rotation_degrees=180, shear_degrees=45, scale=(0.5, 2.0), brightness=0.9,
-                       contrast=1.5, saturation=0.01),
-    spec.AugmentConfig(flip=False, rotation_degrees=0, shear_degrees=0, scale=None,
-                       brightness=0, contrast=0, saturation=0),
-], ids=["homework", "scale-only", "wide", "all-off"])
+@pytest.mark.parametrize(
+    "config",
+    [
+        spec.AugmentConfig(),
+        spec.AugmentConfig(shear_degrees=0),
+        spec.AugmentConfig(
+            rotation_degrees=180,
+            shear_degrees=45,
+            scale=(0.5, 2.0),
+            brightness=0.9,
+            contrast=1.5,
+            saturation=0.01,
+        ),
+        spec.AugmentConfig(
+            flip=False,
+            rotation_degrees=0,
+            shear_degrees=0,
+            scale=None,
+            brightness=0,
+            contrast=0,
+            saturation=0,
+        ),
+    ],
+    ids=["homework", "scale-only", "wide", "all-off"],
+)
 def test_uniforms_give_the_same_params_in_both_backends(config):
     """spec.params_from_uniforms through each backend: identical parameters, bit for bit,
     for 20,000 rows and the edge values (eagerly and under jit(vmap) in JAX)."""
@@ -307,9 +380,9 @@ def test_uniforms_give_the_same_params_in_both_backends(config):
 
 def test_epoch_uniforms_give_the_tf_data_pipelines_pixels():
     """The on-device path: the rows the tf.data pipeline draws for an epoch
-    (input_pipeline.epoch_uniforms), mapped by jax_ops and applied by jax_ops, give the
+    (pipeline.epoch_uniforms), mapped by jax_ops and applied by jax_ops, give the
     pipeline's normalised floats (tf_ops on the same rows), bitwise."""
-    from hw4jax import input_pipeline
+    from hw4jax.data import pipeline as input_pipeline
 
     images, _ = _real_or_random_images(BATCH, seed=5)
     _, key = input_pipeline.epoch_keys(0, 3)
@@ -335,8 +408,14 @@ def test_draws_have_torchvisions_distributions(draws):
     parameters correlated (|r| < 0.04)."""
     n = len(draws.flip)
     assert abs(draws.flip.mean() - 0.5) < 5 * np.sqrt(0.25 / n)
-    ranges = {"angle": (-10, 10), "scale": (0.8, 1.2), "shear": (-10, 10),
-              "brightness": (0.8, 1.2), "contrast": (0.8, 1.2), "saturation": (0.8, 1.2)}
+    ranges = {
+        "angle": (-10, 10),
+        "scale": (0.8, 1.2),
+        "shear": (-10, 10),
+        "brightness": (0.8, 1.2),
+        "contrast": (0.8, 1.2),
+        "saturation": (0.8, 1.2),
+    }
     for name, (lo, hi) in ranges.items():
         values = getattr(draws, name)
         assert values.dtype == np.float32
@@ -359,7 +438,8 @@ def test_random_wrappers_are_deterministic_per_key_and_only_draw(golden):
     first = jax_ops.random_augment(key, images)
     np.testing.assert_array_equal(first, jax_ops.random_augment(key, images))
     np.testing.assert_array_equal(
-        first, jax_ops.apply_params(images, jax_ops.sample_params(key, shape=(BATCH,))))
+        first, jax_ops.apply_params(images, jax_ops.sample_params(key, shape=(BATCH,)))
+    )
     other = jax_ops.random_augment(jax.random.key(6), images)
     assert len(_differing_images(other, np.asarray(first))) > 0.95 * BATCH
     one = jax_ops.sample_params(key)
@@ -421,15 +501,21 @@ def test_parameters_broadcast_over_leading_axes(golden):
     np.testing.assert_array_equal(op(images[4], factors[4]), np.asarray(grid)[1, 1])
 
 
-@pytest.mark.parametrize("call, match", [
-    (lambda x: jax_ops.rotate(x.astype(np.float32), 5.0), "uint8"),
-    (lambda x: jax_ops.rotate(x[..., :2], 5.0), r"\[\.\.\., H, W, 3\]"),
-    (lambda x: jax_ops.affine(x[0, 0], 1.0, 0.0), r"\[\.\.\., H, W, 3\]"),
-    (lambda x: jax_ops.rotate(x, np.zeros(5, np.float32)), "angle has shape"),
-    (lambda x: jax_ops.color_jitter(x, (0, 1, 1), 1.0, 1.0, 1.0), "permutations"),
-    (lambda x: jax_ops.apply_params(x, (0.0,) * 8), "AugmentParams"),
-    (lambda x: jax_ops.sample_params_from_uniforms(np.zeros((4, 5), np.float32)), "NUM_UNIFORMS"),
-])
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda x: jax_ops.rotate(x.astype(np.float32), 5.0), "uint8"),
+        (lambda x: jax_ops.rotate(x[..., :2], 5.0), r"\[\.\.\., H, W, 3\]"),
+        (lambda x: jax_ops.affine(x[0, 0], 1.0, 0.0), r"\[\.\.\., H, W, 3\]"),
+        (lambda x: jax_ops.rotate(x, np.zeros(5, np.float32)), "angle has shape"),
+        (lambda x: jax_ops.color_jitter(x, (0, 1, 1), 1.0, 1.0, 1.0), "permutations"),
+        (lambda x: jax_ops.apply_params(x, (0.0,) * 8), "AugmentParams"),
+        (
+            lambda x: jax_ops.sample_params_from_uniforms(np.zeros((4, 5), np.float32)),
+            "NUM_UNIFORMS",
+        ),
+    ],
+)
 def test_bad_input_is_a_value_error_naming_the_problem(golden, call, match):
     """Wrong dtype, channel axis, rank, parameter shape, colour order, params type or
     uniforms width: a ValueError that says what is wrong and what to pass."""
@@ -440,10 +526,12 @@ def test_bad_input_is_a_value_error_naming_the_problem(golden, call, match):
 def test_importing_the_package_or_jax_ops_does_not_import_tensorflow():
     """JAX users do not pay for TensorFlow; the old module-level names still reach the
     TensorFlow ops, lazily (aliases of tf_ops)."""
-    code = ("import sys, hw4jax.augment, hw4jax.augment.jax_ops;"
-            "assert 'tensorflow' not in sys.modules, 'tensorflow imported';"
-            "hw4jax.augment.AugmentConfig(); hw4jax.augment.NUM_UNIFORMS;"
-            "assert 'tensorflow' not in sys.modules")
+    code = (
+        "import sys, hw4jax.augment, hw4jax.augment.jax_ops;"
+        "assert 'tensorflow' not in sys.modules, 'tensorflow imported';"
+        "hw4jax.augment.AugmentConfig(); hw4jax.augment.NUM_UNIFORMS;"
+        "assert 'tensorflow' not in sys.modules"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parent.parent)
     assert augment.rotate is tf_ops.rotate
     assert augment.sample_params_batch is tf_ops.sample_params_batch

@@ -53,19 +53,25 @@ def _assert_trace_matches_torch(setting: Setting) -> None:
     for step, (e, grads, after) in zip(tr.steps, _torch_run(setting), strict=True):
         names = backprop.WEIGHT_NAMES
         np.testing.assert_allclose(step.quantities["E"], e, rtol=1e-12, atol=1e-12)
-        np.testing.assert_allclose([step.autodiff_grads[f"dE/d{n}"] for n in names], grads,
-                                   rtol=1e-12, atol=1e-12)
-        np.testing.assert_allclose([step.quantities[f"dE/d{n}"] for n in names], grads,
-                                   rtol=1e-12, atol=1e-12)
-        np.testing.assert_allclose([step.weights_after[n] for n in names], after,
-                                   rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(
+            [step.autodiff_grads[f"dE/d{n}"] for n in names], grads, rtol=1e-12, atol=1e-12
+        )
+        np.testing.assert_allclose(
+            [step.quantities[f"dE/d{n}"] for n in names], grads, rtol=1e-12, atol=1e-12
+        )
+        np.testing.assert_allclose(
+            [step.weights_after[n] for n in names], after, rtol=1e-12, atol=1e-12
+        )
 
 
 # ---- jax.grad == chain rule == torch autograd ----
 
 
-@pytest.mark.parametrize("setting", [HOMEWORK] + [_random_setting(s) for s in range(5)],
-                         ids=["homework"] + [f"random{s}" for s in range(5)])
+@pytest.mark.parametrize(
+    "setting",
+    [HOMEWORK] + [_random_setting(s) for s in range(5)],
+    ids=["homework"] + [f"random{s}" for s in range(5)],
+)
 def test_chain_rule_jax_grad_and_torch_agree(setting):
     """The written-out chain rule, jax.grad and PyTorch float64 autograd give the same E,
     gradients and updated weights (to 1e-12) at every iteration, both loss conventions."""
@@ -104,7 +110,8 @@ def test_squared_convention_doubles_loss_and_gradients():
     assert full.quantities["E"] == pytest.approx(2 * half.quantities["E"], rel=1e-15)
     for n in backprop.WEIGHT_NAMES:
         assert full.autodiff_grads[f"dE/d{n}"] == pytest.approx(
-            2 * half.autodiff_grads[f"dE/d{n}"], rel=1e-15)
+            2 * half.autodiff_grads[f"dE/d{n}"], rel=1e-15
+        )
 
 
 # ---- composition with jit, vmap and grad ----
@@ -125,17 +132,22 @@ def test_vmap_over_weight_sets_and_inputs():
         batched = jax.jit(jax.vmap(backprop.grad, in_axes=(0, None, None)))(ws, x, y)
         for k in range(7):
             single = backprop.grad(jax.tree.map(lambda a, k=k: a[k], ws), x, y)
-            np.testing.assert_allclose(np.array([b[k] for b in batched]), np.array(single),
-                                       rtol=1e-14)
+            np.testing.assert_allclose(
+                np.array([b[k] for b in batched]), np.array(single), rtol=1e-14
+            )
             np.testing.assert_allclose(
                 np.array(backprop.chain_rule_grad(jax.tree.map(lambda a, k=k: a[k], ws), x, y)),
-                np.array(single), rtol=1e-13, atol=1e-16)
+                np.array(single),
+                rtol=1e-13,
+                atol=1e-16,
+            )
         xs = jnp.asarray(np.random.default_rng(1).normal(0, 1, (5, 2)), jnp.float64)
         w = Weights(*(jnp.asarray(0.5, jnp.float64) for _ in range(6)))
         fwd = jax.vmap(backprop.forward, in_axes=(None, 0))(w, xs)
         for k in range(5):
-            np.testing.assert_allclose(np.array(backprop.forward(w, xs[k])),
-                                       np.array([f[k] for f in fwd]), rtol=1e-15)
+            np.testing.assert_allclose(
+                np.array(backprop.forward(w, xs[k])), np.array([f[k] for f in fwd]), rtol=1e-15
+            )
 
 
 def test_jit_gd_equals_python_loop_of_steps():
@@ -149,7 +161,8 @@ def test_jit_gd_equals_python_loop_of_steps():
         loop = w
         for k in range(6):
             assert float(losses[k]) == pytest.approx(
-                float(backprop.loss(loop, x, y, convention="squared")), rel=1e-13)
+                float(backprop.loss(loop, x, y, convention="squared")), rel=1e-13
+            )
             loop = backprop.gd_step(loop, x, y, learning_rate=0.5, convention="squared")
         np.testing.assert_allclose(np.array(final), np.array(loop), rtol=1e-13)
 
@@ -177,7 +190,8 @@ def test_pure_functions_keep_float32_outside_x64():
     """Without x64 the pure functions compute in float32 (they never switch x64 on)."""
     w = _batch_of_weights(3, jnp.float32)
     g = jax.vmap(backprop.grad, in_axes=(0, None, None))(
-        w, jnp.asarray([3.0, 5.0]), jnp.asarray(1.0))
+        w, jnp.asarray([3.0, 5.0]), jnp.asarray(1.0)
+    )
     assert all(leaf.dtype == jnp.float32 for leaf in g)
 
 
@@ -203,8 +217,9 @@ def test_optimizer_losses_gd_matches_trace_and_optimizers_differ():
     gd = backprop.optimizer_losses(backprop.make_optimizer("gd", 0.1), iterations=3)
     assert gd.dtype == np.float64 and gd.shape == (4,)
     tr = backprop.trace(dataclasses.replace(HOMEWORK, iterations=3))
-    np.testing.assert_allclose(gd, [s.quantities["E"] for s in tr.steps] + [tr.final_loss],
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        gd, [s.quantities["E"] for s in tr.steps] + [tr.final_loss], rtol=1e-12
+    )
     adam = backprop.optimizer_losses(backprop.make_optimizer("adam", 0.1), iterations=3)
     assert adam[0] == gd[0] and adam[-1] < gd[-1]
 
@@ -242,8 +257,9 @@ def test_hand_numbers_flag_exactly_the_known_slips():
     every other printed number agrees."""
     checks = hand_derivation.compare(backprop.trace(HOMEWORK))
     assert len(checks) == len(hand_derivation.HAND_NUMBERS)
-    differing = {(c.number.iteration, c.number.quantity, c.number.printed)
-                 for c in checks if not c.agrees}
+    differing = {
+        (c.number.iteration, c.number.quantity, c.number.printed) for c in checks if not c.agrees
+    }
     assert differing == {
         (1, "y - O_out", "0.012"),
         (2, "E", "0.000322"),
@@ -261,8 +277,10 @@ def test_hand_numbers_rule_a_and_rule_b():
     """Numbers the author carried from rounded inputs agree only through rule (b), e.g.
     iteration-2 h1 = 4.000544 (exact 4.000540) and w5 = 0.50026 (exact 0.500254); the
     printed E agrees with (y - O_out)^2, not with the gradients' 1/2 (y - O_out)^2."""
-    checks = {(c.number.iteration, c.number.quantity, c.number.printed): c
-              for c in hand_derivation.compare(backprop.trace(HOMEWORK))}
+    checks = {
+        (c.number.iteration, c.number.quantity, c.number.printed): c
+        for c in hand_derivation.compare(backprop.trace(HOMEWORK))
+    }
     assert checks[(2, "h1", "4.000544")].verdict == "rounded inputs"
     assert checks[(2, "h1", "4.000544")].from_inputs == pytest.approx(4.000544, abs=1e-12)
     assert checks[(2, "w5+", "0.50026")].verdict == "rounded inputs"
@@ -274,8 +292,9 @@ def test_hand_numbers_rule_a_and_rule_b():
 def test_a_wrong_hand_number_is_flagged_unexplained(monkeypatch):
     """The check can fail: a number off by two units in its last digit, with no known slip,
     is reported as differing and 'unexplained'."""
-    wrong = hand_derivation.HandNumber(1, "w5+", "0.50015", "test", ("-0.001272",),
-                                       lambda g: 0.5 - 0.1 * g)
+    wrong = hand_derivation.HandNumber(
+        1, "w5+", "0.50015", "test", ("-0.001272",), lambda g: 0.5 - 0.1 * g
+    )
     monkeypatch.setattr(hand_derivation, "HAND_NUMBERS", (wrong,))
     (check,) = hand_derivation.compare(backprop.trace(HOMEWORK))
     assert check.verdict == "differs" and check.explanation == "unexplained"

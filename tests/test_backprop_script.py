@@ -16,8 +16,9 @@ SCRIPT = ROOT / "scripts" / "backprop.py"
 
 def _run(*args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(ROOT), JAX_PLATFORMS="cpu")
-    return subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True,
-                          text=True, env=env, timeout=300)
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), *args], capture_output=True, text=True, env=env, timeout=300
+    )
 
 
 def test_default_run_prints_derivation_and_comparison():
@@ -31,8 +32,7 @@ def test_default_run_prints_derivation_and_comparison():
     assert "the write-up's gradients use this" in out
     assert "max |chain rule - jax.grad| = 0" in out
     assert "27 of 31 printed numbers agree; 4 differ" in out
-    for reason in ("10x slip", "OCR slip: 0.982 x 0.012", "OCR slip: 0.900322",
-                   "loss convention"):
+    for reason in ("10x slip", "OCR slip: 0.982 x 0.012", "OCR slip: 0.900322", "loss convention"):
         assert reason in out
 
 
@@ -44,7 +44,8 @@ def test_json_is_the_whole_trace():
     setting = backprop.Setting(iterations=3, loss="squared", optimizer="momentum")
     tr = backprop.trace(setting)
     assert [it["weights_after"] for it in doc["trace"]["iterations"]] == [
-        s.weights_after for s in tr.steps]
+        s.weights_after for s in tr.steps
+    ]
     assert doc["hand_comparison"] is None
     assert "loss 'squared'" in doc["hand_comparison_skipped"]
 
@@ -52,8 +53,22 @@ def test_json_is_the_whole_trace():
 def test_other_settings_skip_the_comparison():
     """Flags that leave the homework's setting run the trace and say the comparison is
     skipped, naming what differs."""
-    p = _run("--inputs", "1", "2", "--weights", "0.1", "0.2", "0.3", "0.4", "0.5", "0.6",
-             "--target", "0", "--lr", "0.5")
+    p = _run(
+        "--inputs",
+        "1",
+        "2",
+        "--weights",
+        "0.1",
+        "0.2",
+        "0.3",
+        "0.4",
+        "0.5",
+        "0.6",
+        "--target",
+        "0",
+        "--lr",
+        "0.5",
+    )
     assert p.returncode == 0, p.stderr
     assert "i1=1 i2=2" in p.stdout
     assert "Comparison with the write-up's hand numbers skipped" in p.stdout

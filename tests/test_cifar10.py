@@ -184,7 +184,10 @@ def test_real_archive_prepares_to_tfds_cifar10(real_data_dir, cifar10_archive):
     # Only the five wanted train examples are decoded.
     first = tf.constant([f"train_{i:05d}" for i in range(5)])
     train = tfds.load(
-        "cifar10", split="train", data_dir=str(real_data_dir), download=False,
+        "cifar10",
+        split="train",
+        data_dir=str(real_data_dir),
+        download=False,
         decoders={"image": tfds.decode.SkipDecoding()},
     ).filter(lambda ex: tf.reduce_any(ex["id"] == first))
     train = {ex["id"].decode(): ex for ex in tfds.as_numpy(train)}

@@ -9,20 +9,28 @@ import numpy as np
 import pytest
 from script_loader import load_script
 
-from hw4jax.pytorch import parity
 from hw4jax.cnn import conv as conv_lib
 from hw4jax.cnn import model as models
+from hw4jax.pytorch import parity
 
 # (batch, height, width, in channels, out channels, padding): the model's two kinds of layer
 # ('same' padding 1, and padding 2 that grows the image) at reduced sizes, an unpadded
 # non-square case and an asymmetric padding.
 CASES = [
-    (2, 8, 8, 3, 6, 1), (2, 5, 5, 8, 16, 2), (3, 7, 5, 4, 3, 0), (1, 6, 8, 2, 5, ((0, 2), (1, 0))),
+    (2, 8, 8, 3, 6, 1),
+    (2, 5, 5, 8, 16, 2),
+    (3, 7, 5, 4, 3, 0),
+    (1, 6, 8, 2, 5, ((0, 2), (1, 0))),
 ]
 # (method, input_grad, batch_chunk): batch_chunk 1 and 2 run the backward pass in blocks,
 # with a smaller last block where the batch (1-3 here) does not divide.
-METHODS = [("patches", "transpose", None), ("hybrid", "col2im", None), ("hybrid", "xla", 2),
-           ("hybrid", "col2im", 1), ("auto", "col2im", 2)]
+METHODS = [
+    ("patches", "transpose", None),
+    ("hybrid", "col2im", None),
+    ("hybrid", "xla", 2),
+    ("hybrid", "col2im", 1),
+    ("auto", "col2im", 2),
+]
 
 
 def _pad_pairs(padding):
@@ -30,9 +38,17 @@ def _pad_pairs(padding):
 
 
 def _reference(x, kernel, bias, padding):
-    return jax.lax.conv_general_dilated(
-        x, kernel, (1, 1), _pad_pairs(padding), dimension_numbers=("NHWC", "HWIO", "NHWC"),
-        precision=jax.lax.Precision.HIGHEST) + bias
+    return (
+        jax.lax.conv_general_dilated(
+            x,
+            kernel,
+            (1, 1),
+            _pad_pairs(padding),
+            dimension_numbers=("NHWC", "HWIO", "NHWC"),
+            precision=jax.lax.Precision.HIGHEST,
+        )
+        + bias
+    )
 
 
 def _inputs(case, dtype):
@@ -69,8 +85,15 @@ def test_matches_xla_in_float64_and_float32(case, method, input_grad, batch_chun
     padding = case[-1]
 
     def ours(x, kernel, bias):
-        return conv_lib.conv2d(x, kernel, bias, padding=padding, method=method,
-                               input_grad=input_grad, batch_chunk=batch_chunk)
+        return conv_lib.conv2d(
+            x,
+            kernel,
+            bias,
+            padding=padding,
+            method=method,
+            input_grad=input_grad,
+            batch_chunk=batch_chunk,
+        )
 
     def ref(x, kernel, bias):
         return _reference(x, kernel, bias, padding)
@@ -87,18 +110,20 @@ def test_matches_xla_in_float64_and_float32(case, method, input_grad, batch_chun
     args = [np.asarray(a, np.float64) for a in _inputs(case, np.float32)]
     exact, got64 = run(ref, jnp.float64, args), run(ours, jnp.float64, args)
     got32, xla32 = run(ours, jnp.float32, args), run(ref, jnp.float32, args)
-    for name, g64, want, g32, x32 in zip(("y", "dx", "dkernel", "dbias"), got64, exact,
-                                         got32, xla32):
+    for name, g64, want, g32, x32 in zip(
+        ("y", "dx", "dkernel", "dbias"), got64, exact, got32, xla32
+    ):
         assert g64.shape == want.shape == g32.shape, name
         err = _max_relative_error(g64, want)
         assert err < 1e-12, f"{name} float64: relative error {err:.3g}"
         row = parity.compare_to_reference(name, g32, x32, want)
-        assert row.passed, (f"{name} float32: error {row.max_abs_error:.3g} against float64, "
-                            f"XLA's {row.torch_error:.3g}, bound {row.tolerance:.3g}")
+        assert row.passed, (
+            f"{name} float32: error {row.max_abs_error:.3g} against float64, "
+            f"XLA's {row.torch_error:.3g}, bound {row.tolerance:.3g}"
+        )
 
 
-@pytest.mark.parametrize("method,batch_chunk", [("patches", None), ("hybrid", None),
-                                                ("hybrid", 2)])
+@pytest.mark.parametrize("method,batch_chunk", [("patches", None), ("hybrid", None), ("hybrid", 2)])
 def test_matches_torch_conv2d(method, batch_chunk):
     """Forward and both gradients equal torch.nn.functional.conv2d's (float64, NCHW/OIHW
     transposed), for the model's padded layer shape (9x9x40 -> 11x11x80, padding 2), with
@@ -108,18 +133,25 @@ def test_matches_torch_conv2d(method, batch_chunk):
     with jax.enable_x64(True):
         x, kernel, bias, cotangent = (jnp.asarray(a) for a in _inputs(case, np.float64))
         y, dx, dkernel, dbias = _value_and_grads(
-            lambda x, k, b: conv_lib.conv2d(x, k, b, padding=2, method=method,
-                                            batch_chunk=batch_chunk),
-            x, kernel, bias, cotangent)
+            lambda x, k, b: conv_lib.conv2d(
+                x, k, b, padding=2, method=method, batch_chunk=batch_chunk
+            ),
+            x,
+            kernel,
+            bias,
+            cotangent,
+        )
     tx = torch.tensor(np.asarray(x).transpose(0, 3, 1, 2), requires_grad=True)
     tk = torch.tensor(np.asarray(kernel).transpose(3, 2, 0, 1), requires_grad=True)
     tb = torch.tensor(np.asarray(bias), requires_grad=True)
     ty = torch.nn.functional.conv2d(tx, tk, tb, padding=2)
     ty.backward(torch.tensor(np.asarray(cotangent).transpose(0, 3, 1, 2)))
-    pairs = [(y, ty.detach().numpy().transpose(0, 2, 3, 1)),
-             (dx, tx.grad.numpy().transpose(0, 2, 3, 1)),
-             (dkernel, tk.grad.numpy().transpose(2, 3, 1, 0)),
-             (dbias, tb.grad.numpy())]
+    pairs = [
+        (y, ty.detach().numpy().transpose(0, 2, 3, 1)),
+        (dx, tx.grad.numpy().transpose(0, 2, 3, 1)),
+        (dkernel, tk.grad.numpy().transpose(2, 3, 1, 0)),
+        (dbias, tb.grad.numpy()),
+    ]
     for got, want in pairs:
         assert _max_relative_error(got, want) < 1e-12
 
@@ -141,25 +173,30 @@ def test_module_matches_flax_conv():
     is XLA's convolution at the highest precision, so it equals flax's at that precision
     bit for bit (the same HLO op)."""
     x = jnp.asarray(np.random.default_rng(1).normal(size=(2, 9, 9, 40)), jnp.float32)
-    kwargs = dict(kernel_init=models.torch_default_kernel_init,
-                  bias_init=models.torch_default_bias_init(360))
+    kwargs = dict(
+        kernel_init=models.torch_default_kernel_init, bias_init=models.torch_default_bias_init(360)
+    )
     ours = conv_lib.Conv(80, (3, 3), padding=((2, 2), (2, 2)), **kwargs)
-    flax_conv = nn.Conv(80, (3, 3), padding=((2, 2), (2, 2)),
-                        precision=jax.lax.Precision.HIGHEST, **kwargs)
+    flax_conv = nn.Conv(
+        80, (3, 3), padding=((2, 2), (2, 2)), precision=jax.lax.Precision.HIGHEST, **kwargs
+    )
     v_ours = jax.jit(ours.init)(jax.random.key(0), x)
     v_flax = jax.jit(flax_conv.init)(jax.random.key(0), x)
     assert jax.tree.structure(v_ours) == jax.tree.structure(v_flax)
     for a, b in zip(jax.tree.leaves(v_ours), jax.tree.leaves(v_flax)):
         np.testing.assert_array_equal(a, b)
-    np.testing.assert_array_equal(jax.jit(ours.apply)(v_ours, x),
-                                  jax.jit(flax_conv.apply)(v_flax, x))
+    np.testing.assert_array_equal(
+        jax.jit(ours.apply)(v_ours, x), jax.jit(flax_conv.apply)(v_flax, x)
+    )
 
 
 def test_cnn_variables_unchanged():
     """The CNN's conv variables keep their names and HWIO shapes (checkpoints still load)."""
     variables = jax.eval_shape(
-        lambda: models.CNN().init({"params": jax.random.key(0)}, jnp.zeros((1, 32, 32, 3)),
-                                  train=False))
+        lambda: models.CNN().init(
+            {"params": jax.random.key(0)}, jnp.zeros((1, 32, 32, 3)), train=False
+        )
+    )
     channels = 3
     for name, features, _ in models.CONV_LAYERS:
         p = variables["params"][name]
@@ -169,17 +206,26 @@ def test_cnn_variables_unchanged():
         channels = features
 
 
-@pytest.mark.parametrize("bad,match", [
-    (dict(x=jnp.zeros((2, 8, 8)), kernel=jnp.zeros((3, 3, 3, 4))), "x \\[N, H, W, C\\]"),
-    (dict(x=jnp.zeros((2, 8, 8, 3)), kernel=jnp.zeros((3, 3, 4, 3))), "HWIO"),
-    (dict(x=jnp.zeros((2, 8, 8, 3)), kernel=jnp.zeros((3, 3, 3, 4)), method="fft"), "method"),
-    (dict(x=jnp.zeros((2, 8, 8, 3)), kernel=jnp.zeros((3, 3, 3, 4)), input_grad="x"),
-     "input_grad"),
-    (dict(x=jnp.zeros((2, 8, 8, 3)), kernel=jnp.zeros((3, 3, 3, 4)), batch_chunk=0),
-     "batch_chunk"),
-    (dict(x=jnp.zeros((2, 8, 8, 3)), kernel=jnp.zeros((3, 3, 3, 4)), batch_chunk=2.0),
-     "batch_chunk"),
-])
+@pytest.mark.parametrize(
+    "bad,match",
+    [
+        (dict(x=jnp.zeros((2, 8, 8)), kernel=jnp.zeros((3, 3, 3, 4))), "x \\[N, H, W, C\\]"),
+        (dict(x=jnp.zeros((2, 8, 8, 3)), kernel=jnp.zeros((3, 3, 4, 3))), "HWIO"),
+        (dict(x=jnp.zeros((2, 8, 8, 3)), kernel=jnp.zeros((3, 3, 3, 4)), method="fft"), "method"),
+        (
+            dict(x=jnp.zeros((2, 8, 8, 3)), kernel=jnp.zeros((3, 3, 3, 4)), input_grad="x"),
+            "input_grad",
+        ),
+        (
+            dict(x=jnp.zeros((2, 8, 8, 3)), kernel=jnp.zeros((3, 3, 3, 4)), batch_chunk=0),
+            "batch_chunk",
+        ),
+        (
+            dict(x=jnp.zeros((2, 8, 8, 3)), kernel=jnp.zeros((3, 3, 3, 4)), batch_chunk=2.0),
+            "batch_chunk",
+        ),
+    ],
+)
 def test_bad_arguments_raise_value_error(bad, match):
     """Mismatched shapes and unknown options raise ValueError naming the problem."""
     with pytest.raises(ValueError, match=match):

@@ -32,8 +32,14 @@ def _batches(ds) -> list[dict[str, np.ndarray]]:
 
 
 def _train(**kwargs):
-    kwargs = {"batch_size": 8, "seed": 0, "epoch": 0, "augment": None,
-              "process_index": 0, "process_count": 1} | kwargs
+    kwargs = {
+        "batch_size": 8,
+        "seed": 0,
+        "epoch": 0,
+        "augment": None,
+        "process_index": 0,
+        "process_count": 1,
+    } | kwargs
     return ip.train_dataset(kwargs.pop("ds", _split()), **kwargs)
 
 
@@ -194,8 +200,9 @@ def test_tensorflow_sees_no_gpu_and_throughput_is_measured():
     with pytest.raises(ValueError, match="num_batches 0"):
         throughput.measure_throughput(ds, num_batches=0)
     # The benchmark's wrapper spans epochs as needed: 1 + 6 batches of 8 from 40 examples.
-    measured = throughput.train_pipeline_throughput(_split(), batch_size=8, num_batches=6, warmup=1,
-                                            augment=None)
+    measured = throughput.train_pipeline_throughput(
+        _split(), batch_size=8, num_batches=6, warmup=1, augment=None
+    )
     assert measured.images_per_second > 0 and measured.cpu_seconds_per_image > 0
 
 

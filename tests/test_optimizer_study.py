@@ -25,8 +25,11 @@ SCRIPT = REPO / "scripts" / "compare_optimizers.py"
 # them), batch 4, eval batch 8.
 MOCK_EXAMPLES = 12
 TINY = dict(batch_size=4, eval_batch_size=8, epochs=2, train_examples=None, test_examples=None)
-CONTESTANTS = (OptimizerSpec("adam", 1e-3), OptimizerSpec("sgd", 1e-2),
-               OptimizerSpec("sgd", 1e9))  # the last one diverges
+CONTESTANTS = (
+    OptimizerSpec("adam", 1e-3),
+    OptimizerSpec("sgd", 1e-2),
+    OptimizerSpec("sgd", 1e9),
+)  # the last one diverges
 
 
 def load_script():
@@ -35,9 +38,12 @@ def load_script():
 
 def in_memory(n: int, seed: int) -> tf.data.Dataset:
     rng = np.random.default_rng(seed)
-    return tf.data.Dataset.from_tensor_slices({
-        "image": rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8),
-        "label": rng.integers(0, 10, n)})
+    return tf.data.Dataset.from_tensor_slices(
+        {
+            "image": rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8),
+            "label": rng.integers(0, 10, n),
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -59,20 +65,28 @@ def test_specs_parse_with_default_rates_and_unique_labels():
     """'name=lr' takes that rate, a bare name torch.optim's default, and one optimizer may
     run at two rates (distinct labels)."""
     specs = study_lib.parse_optimizer_specs(["adam=3e-4", "sgd", "momentum=0.05", "sgd=0.1"])
-    assert specs == (OptimizerSpec("adam", 3e-4), OptimizerSpec("sgd", 1e-2),
-                     OptimizerSpec("momentum", 0.05), OptimizerSpec("sgd", 0.1))
+    assert specs == (
+        OptimizerSpec("adam", 3e-4),
+        OptimizerSpec("sgd", 1e-2),
+        OptimizerSpec("momentum", 0.05),
+        OptimizerSpec("sgd", 0.1),
+    )
     assert [s.label for s in specs] == ["adam=0.0003", "sgd=0.01", "momentum=0.05", "sgd=0.1"]
     assert study_lib.DEFAULT_OPTIMIZERS == study_lib.parse_optimizer_specs(
-        ["adam=1e-3", "sgd=1e-2", "momentum=1e-2", "adamw=1e-3"])
+        ["adam=1e-3", "sgd=1e-2", "momentum=1e-2", "adamw=1e-3"]
+    )
 
 
-@pytest.mark.parametrize("texts, words", [
-    (["rmsprop=1e-3"], "unknown optimizer 'rmsprop'"),
-    (["adam=fast"], "is not a number"),
-    (["sgd=0"], "learning_rate must be a finite number > 0"),
-    (["adam=1e-3", "adam=0.001"], "given twice"),
-    ([], "no optimizer given"),
-])
+@pytest.mark.parametrize(
+    "texts, words",
+    [
+        (["rmsprop=1e-3"], "unknown optimizer 'rmsprop'"),
+        (["adam=fast"], "is not a number"),
+        (["sgd=0"], "learning_rate must be a finite number > 0"),
+        (["adam=1e-3", "adam=0.001"], "given twice"),
+        ([], "no optimizer given"),
+    ],
+)
 def test_bad_specs_raise_value_error_naming_the_fix(texts, words):
     """Unknown names, non-numbers, rates <= 0, repeats and an empty list are ValueErrors."""
     with pytest.raises(ValueError, match=words):
@@ -107,16 +121,20 @@ def test_tree_fingerprint_sees_one_changed_value_dtype_or_name():
 def test_check_raises_on_another_start_or_other_batches():
     """check_same_start_and_data passes equal runs and names the optimizer and the epoch
     that differ."""
+
     def run(start, *data):
-        return {"start_fingerprint": start,
-                "epochs": [{"epoch": e + 1, "data_fingerprint": d} for e, d in enumerate(data)]}
+        return {
+            "start_fingerprint": start,
+            "epochs": [{"epoch": e + 1, "data_fingerprint": d} for e, d in enumerate(data)],
+        }
 
     study_lib.check_same_start_and_data({"adam": run("s", "d1", "d2"), "sgd": run("s", "d1")})
     with pytest.raises(StudyMismatchError, match="sgd starts from other weights than adam"):
         study_lib.check_same_start_and_data({"adam": run("s", "d1"), "sgd": run("t", "d1")})
     with pytest.raises(StudyMismatchError, match="sgd saw other batches than adam in epoch 2"):
         study_lib.check_same_start_and_data(
-            {"adam": run("s", "d1", "d2"), "sgd": run("s", "d1", "x2")})
+            {"adam": run("s", "d1", "d2"), "sgd": run("s", "d1", "x2")}
+        )
 
 
 # ----------------------------------------------------------------------------------------
@@ -128,8 +146,9 @@ def test_every_optimizer_starts_from_the_seeds_weights(study_run):
     state made independently from the seed (with yet another optimizer)."""
     config, results, _ = study_run
     starts = {run["start_fingerprint"] for run in results["runs"].values()}
-    fresh = create_train_state(jax.random.key(config.seed), model=CNN(),
-                                     tx=optax.sgd(0.5, momentum=0.5))
+    fresh = create_train_state(
+        jax.random.key(config.seed), model=CNN(), tx=optax.sgd(0.5, momentum=0.5)
+    )
     assert starts == {study_lib.start_fingerprint(fresh)} == {results["start_fingerprint"]}
 
 
@@ -179,7 +198,8 @@ def test_outputs_are_the_returned_results_a_png_and_a_table(study_run):
     has one row per (optimizer, epoch) run, with '-' where the diverged one has no test."""
     _, results, out_dir = study_run
     assert json.loads((out_dir / study_lib.RESULTS_FILE).read_text()) == json.loads(
-        json.dumps(results))
+        json.dumps(results)
+    )
     assert (out_dir / study_lib.PLOT_FILE).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     table = study_lib.format_study_table(results).splitlines()
     rows = [line for line in table if line.split()[0] in results["runs"]]
@@ -190,8 +210,7 @@ def test_outputs_are_the_returned_results_a_png_and_a_table(study_run):
 def test_a_pipeline_that_changes_order_between_optimizers_stops_the_study():
     """If the second optimizer were fed another order (here: another seed's), the study
     raises StudyMismatchError instead of comparing unequal runs."""
-    config = StudyConfig(optimizers=CONTESTANTS[:2], augment=False,
-                         **{**TINY, "epochs": 1})
+    config = StudyConfig(optimizers=CONTESTANTS[:2], augment=False, **{**TINY, "epochs": 1})
     train, test = in_memory(12, 0), in_memory(8, 1)
     data = dataset_input(train, test, config.run_config(CONTESTANTS[0]))
     other_seed = dataset_input(train, test, config.run_config(CONTESTANTS[0]).replace(seed=1))
@@ -202,10 +221,12 @@ def test_a_pipeline_that_changes_order_between_optimizers_stops_the_study():
         source = data if len(calls) == 1 else other_seed
         return source.train_batches(epoch, skip)
 
-    with pytest.raises(StudyMismatchError, match="sgd=0.01 saw other batches than "
-                                                 "adam=0.001 in epoch 1"):
-        study_lib.run_study(dataclasses.replace(data, train_batches=drifting), study=config,
-                            log=lambda line: None)
+    with pytest.raises(
+        StudyMismatchError, match="sgd=0.01 saw other batches than adam=0.001 in epoch 1"
+    ):
+        study_lib.run_study(
+            dataclasses.replace(data, train_batches=drifting), study=config, log=lambda line: None
+        )
     assert calls == [0, 0]
 
 
@@ -219,11 +240,20 @@ def test_tiny_net_sgd_is_the_homeworks_gradient_descent():
     losses = study_lib.tiny_net_losses([OptimizerSpec("sgd", 0.1)], iterations=20)
     with jax.enable_x64(True):
         w0 = backprop.Weights(*(np.float64(w) for w in backprop.HOMEWORK.weights))
-        w, gd = backprop.gd(w0, np.asarray(backprop.HOMEWORK.inputs, np.float64),
-                            np.float64(backprop.HOMEWORK.target), learning_rate=0.1,
-                            iterations=20)
-        last = float(backprop.loss(w, np.asarray(backprop.HOMEWORK.inputs, np.float64),
-                                   np.float64(backprop.HOMEWORK.target)))
+        w, gd = backprop.gd(
+            w0,
+            np.asarray(backprop.HOMEWORK.inputs, np.float64),
+            np.float64(backprop.HOMEWORK.target),
+            learning_rate=0.1,
+            iterations=20,
+        )
+        last = float(
+            backprop.loss(
+                w,
+                np.asarray(backprop.HOMEWORK.inputs, np.float64),
+                np.float64(backprop.HOMEWORK.target),
+            )
+        )
     np.testing.assert_allclose(losses["sgd=0.1"], np.append(np.asarray(gd), last), rtol=1e-12)
 
 
@@ -251,18 +281,22 @@ def test_script_tiny_only_writes_its_files(tmp_path, capsys):
     """`compare_optimizers.py --only tiny` prints the 2-2-1 table and writes its two files,
     and nothing of the CNN."""
     script = load_script()
-    assert script.main(["--only", "tiny", "--tiny-iterations", "5",
-                        "--out-dir", str(tmp_path)]) == 0
+    assert (
+        script.main(["--only", "tiny", "--tiny-iterations", "5", "--out-dir", str(tmp_path)]) == 0
+    )
     assert "adamw=0.1" in capsys.readouterr().out
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny_net.json", "tiny_net.png"]
 
 
-@pytest.mark.parametrize("argv, words", [
-    (["--optimizers", "adam=1e-3", "lbfgs"], "unknown optimizer 'lbfgs'"),
-    (["--train-examples", "many"], "neither an integer nor 'all'"),
-    (["--epochs", "0"], "epochs must be an integer >= 1"),
-    (["--tiny-iterations", "0"], "--tiny-iterations must be >= 1"),
-])
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["--optimizers", "adam=1e-3", "lbfgs"], "unknown optimizer 'lbfgs'"),
+        (["--train-examples", "many"], "neither an integer nor 'all'"),
+        (["--epochs", "0"], "epochs must be an integer >= 1"),
+        (["--tiny-iterations", "0"], "--tiny-iterations must be >= 1"),
+    ],
+)
 def test_script_bad_input_is_one_error_line_and_exit_2(tmp_path, capsys, argv, words):
     """Bad flags or values: exit 2 and one 'error: ...' line naming the problem."""
     script = load_script()
@@ -280,9 +314,18 @@ def test_script_defaults_are_the_librarys():
     args = load_script()._parser().parse_args([])
     config = StudyConfig()
     assert study_lib.parse_optimizer_specs(args.optimizers) == config.optimizers
-    for field in ("epochs", "batch_size", "eval_batch_size", "train_examples", "test_examples",
-                  "seed", "momentum", "weight_decay"):
+    for field in (
+        "epochs",
+        "batch_size",
+        "eval_batch_size",
+        "train_examples",
+        "test_examples",
+        "seed",
+        "momentum",
+        "weight_decay",
+    ):
         assert getattr(args, field) == getattr(config, field), field
     assert args.tiny_iterations == study_lib.TINY_ITERATIONS
     assert {s.learning_rate for s in study_lib.parse_optimizer_specs(args.tiny_optimizers)} == {
-        study_lib.TINY_LEARNING_RATE}
+        study_lib.TINY_LEARNING_RATE
+    }

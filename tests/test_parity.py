@@ -9,9 +9,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from script_loader import load_script  # noqa: E402
+
 from hw4jax.pytorch import interop as torch_interop  # noqa: E402
 from hw4jax.pytorch import parity  # noqa: E402
-from script_loader import load_script
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "crosscheck_torch.py"
 
@@ -83,10 +84,15 @@ def test_float32_rows_catch_a_precision_loss(state_dict, batches, runs, monkeypa
 
     honest = runs.get("hw4jax", "float32")
     lossy = parity.Computed(
-        forward=honest.forward, stats=honest.stats, steps=honest.steps, dtypes=honest.dtypes,
+        forward=honest.forward,
+        stats=honest.stats,
+        steps=honest.steps,
+        dtypes=honest.dtypes,
         branches=honest.branches,
-        grads={k: np.asarray(jnp.asarray(v, jnp.bfloat16), np.float64)
-               for k, v in honest.grads.items()})
+        grads={
+            k: np.asarray(jnp.asarray(v, jnp.bfloat16), np.float64) for k, v in honest.grads.items()
+        },
+    )
     monkeypatch.setitem(runs._cache, ("hw4jax", "float32"), lossy)
     rows = parity.cnn_rows(state_dict, batches, precision="float32", runs=runs)
     failed = {r.quantity for r in _failed(rows)}
@@ -102,8 +108,9 @@ def test_compare_to_reference():
     assert row.passed and row.torch_error == pytest.approx(1e-7)
     assert row.tolerance == pytest.approx(4e-7 + ulp4)
     assert not parity.compare_to_reference("q", ref + [2e-6, 0], ref + [1e-8, 0], ref).passed
-    assert parity.compare_to_reference("q", ref + [2e-6, 0], ref + [1e-8, 0], ref,
-                                       allowance=1.1e-6).passed
+    assert parity.compare_to_reference(
+        "q", ref + [2e-6, 0], ref + [1e-8, 0], ref, allowance=1.1e-6
+    ).passed
     assert parity.compare_to_reference("q", ref + [5e-7, 0], ref, ref).passed  # within 4 ulps
     assert not parity.compare_to_reference("q", [np.nan, 0], ref, ref).passed
     assert not parity.compare_to_reference("q", [1.0], ref, ref).passed
@@ -123,8 +130,13 @@ def test_adam_step_ratio_bound_is_attained_and_never_exceeded():
         tx = optax.scale_by_adam(b1=b1, b2=b2, eps=0.0)
         for t in (2, 3, 5):
             worst = np.array([(b1 / b2) ** (t - i) for i in range(1, t + 1)])  # a_i / c_i
-            sequences = np.concatenate([worst[:, None], rng.standard_normal((t, 2000))
-                                        * rng.uniform(0, 3, (t, 2000)) ** 4], axis=1)
+            sequences = np.concatenate(
+                [
+                    worst[:, None],
+                    rng.standard_normal((t, 2000)) * rng.uniform(0, 3, (t, 2000)) ** 4,
+                ],
+                axis=1,
+            )
             state = tx.init(jnp.zeros(sequences.shape[1]))
             for g in sequences:
                 update, state = tx.update(jnp.asarray(g), state)
@@ -168,8 +180,10 @@ def test_optax_adam_float32_error_is_what_the_allowance_says():
     exact = optax_run(np.float64)
     optax_err = np.abs(optax_run(np.float32) - exact)
     torch_err = np.abs(torch_run() - exact)
-    allowance = lr * sum(parity.adam_step_ratio_bound(t) * parity.optax_adam_step_error(t)
-                         for t in range(1, steps + 1))
+    allowance = lr * sum(
+        parity.adam_step_ratio_bound(t) * parity.optax_adam_step_error(t)
+        for t in range(1, steps + 1)
+    )
     ulps = 3 * parity.EPS32 * np.abs(exact)
     assert np.all(optax_err <= allowance + ulps)
     assert optax_err.max() > torch_err.max()
@@ -183,6 +197,7 @@ def test_branch_following_is_the_same_function(state_dict, batches, runs):
     decisions gives them to float64 rounding (the program differs: a select where a max
     was): 1e-12 relative, the BN-fed conv biases' zero gradients within 1e-15, Adam's steps
     within parity's 1e-9 for its lr/eps amplification of rounding."""
+
     def check(own, following, rel, *, noise_abs, adam_rel):
         for path, grad in own.grads.items():
             err = np.max(np.abs(following.grads[path] - grad))
@@ -197,12 +212,14 @@ def test_branch_following_is_the_same_function(state_dict, batches, runs):
                 assert err <= bound, (name, path, err)
 
     own = runs.get("hw4jax", "float32")
-    following = parity.compute_cnn(state_dict, batches, precision="float32",
-                                   framework="hw4jax", branches=own.branches)
+    following = parity.compute_cnn(
+        state_dict, batches, precision="float32", framework="hw4jax", branches=own.branches
+    )
     check(own, following, 0.0, noise_abs=0.0, adam_rel=0.0)
     own = runs.get("hw4jax", "float64")
-    following = parity.compute_cnn(state_dict, batches, precision="float64",
-                                   framework="hw4jax", branches=own.branches)
+    following = parity.compute_cnn(
+        state_dict, batches, precision="float64", framework="hw4jax", branches=own.branches
+    )
     check(own, following, 1e-12, noise_abs=1e-15, adam_rel=parity.F64_ADAM_REL)
     assert parity.branch_differences(own.branches, own.branches) == 0
 
@@ -239,8 +256,9 @@ def test_augment_rows_zero_differing_pixels():
     golden fixture array exactly (the fixture file must be in the checkout: a missing
     one fails)."""
     rows = parity.augment_rows()
-    assert {r.quantity for r in rows} >= {f"augment {b} {k}" for b in parity.AUGMENT_BACKENDS
-                                          for k in parity.AUGMENT_REQUIRED}
+    assert {r.quantity for r in rows} >= {
+        f"augment {b} {k}" for b in parity.AUGMENT_BACKENDS for k in parity.AUGMENT_REQUIRED
+    }
     assert not _failed(rows), parity.format_table(_failed(rows))
 
 
@@ -253,8 +271,10 @@ def test_missing_fixture_is_a_failing_row_not_a_skip(tmp_path):
 def test_table_and_json_output():
     """The table has one line per row plus header and summary; JSON carries every row and
     the overall verdict (inf as null)."""
-    rows = [parity.compare("a", [1.0], [1.0], tolerance=1e-10),
-            parity.compare("b", [1.0], [0.0], tolerance=1e-10, note="why")]
+    rows = [
+        parity.compare("a", [1.0], [1.0], tolerance=1e-10),
+        parity.compare("b", [1.0], [0.0], tolerance=1e-10, note="why"),
+    ]
     table = parity.format_table(rows).splitlines()
     assert table[0].split()[:2] == ["quantity", "max"]
     assert "PASS" in table[1] and "FAIL  why" in table[2] and table[-1] == "1/2 rows pass"
@@ -277,12 +297,15 @@ def test_script_exit_codes(monkeypatch, capsys):
     assert json.loads(capsys.readouterr().out)["passed"] is False
 
 
-@pytest.mark.parametrize("argv, match", [
-    (["--batch-size", "1"], "batch_size must be >= 2"),
-    (["--steps", "0"], "steps must be >= 1"),
-    (["--weights", "/nonexistent/net.pt"], "does not exist"),
-    (["--device", "tpu"], "invalid choice"),
-])
+@pytest.mark.parametrize(
+    "argv, match",
+    [
+        (["--batch-size", "1"], "batch_size must be >= 2"),
+        (["--steps", "0"], "steps must be >= 1"),
+        (["--weights", "/nonexistent/net.pt"], "does not exist"),
+        (["--device", "tpu"], "invalid choice"),
+    ],
+)
 def test_script_bad_input_exits_2(argv, match, capsys):
     """Bad input: one line 'error: ...' on stderr and exit status 2, before any work."""
     with pytest.raises(SystemExit) as e:

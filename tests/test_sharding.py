@@ -83,10 +83,20 @@ def test_four_devices_train_like_one_and_reject_an_uneven_batch():
     (BatchNorm's statistics are those of the global batch), evaluation gives the same
     sums, all within float64 rounding (1e-10), and a global batch of 6 is a ValueError
     asking for a multiple of 4."""
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
-           "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(REPO)}
-    child = subprocess.run([sys.executable, "-c", CHILD], env=env, cwd=REPO,
-                           capture_output=True, text=True, timeout=600)
+    env = {
+        **os.environ,
+        "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
+        "JAX_PLATFORMS": "cpu",
+        "PYTHONPATH": str(REPO),
+    }
+    child = subprocess.run(
+        [sys.executable, "-c", CHILD],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert child.returncode == 0, child.stderr[-3000:]
     out = json.loads(child.stdout.strip().splitlines()[-1])
     assert out["shards"] == [[8], [2, 2, 2, 2]]

@@ -7,9 +7,9 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from hw4jax.pytorch import parity  # noqa: E402
 from hw4jax.cnn.model import CNN  # noqa: E402
 from hw4jax.pytorch import interop as torch_interop  # noqa: E402
+from hw4jax.pytorch import parity  # noqa: E402
 from hw4jax.pytorch import reference as torch_reference  # noqa: E402
 from hw4jax.training import checkpoints  # noqa: E402
 from hw4jax.training.config import get_config  # noqa: E402
@@ -42,15 +42,21 @@ def test_layout_tables_match_net_and_cnn():
     assert list(torch_interop.TORCH_SHAPES) == list(net_sd)
     assert torch_interop.TORCH_SHAPES == {k: tuple(v.shape) for k, v in net_sd.items()}
     shapes = jax.eval_shape(
-        lambda: CNN().init({"params": jax.random.key(0)}, jnp.zeros((1, 32, 32, 3)), train=False))
+        lambda: CNN().init({"params": jax.random.key(0)}, jnp.zeros((1, 32, 32, 3)), train=False)
+    )
     assert jax.tree.map(lambda s: tuple(s.shape), shapes) == torch_interop.FLAX_SHAPES
     net = torch_reference.Net()
-    assert all(isinstance(net.conv_layer[i], torch.nn.Conv2d)
-               for i in torch_interop.TORCH_CONV_INDEX.values())
-    assert all(isinstance(net.conv_layer[i], torch.nn.BatchNorm2d)
-               for i in torch_interop.TORCH_BN_INDEX.values())
-    assert all(isinstance(net.fc_layer[i], torch.nn.Linear)
-               for i in torch_interop.TORCH_FC_INDEX.values())
+    assert all(
+        isinstance(net.conv_layer[i], torch.nn.Conv2d)
+        for i in torch_interop.TORCH_CONV_INDEX.values()
+    )
+    assert all(
+        isinstance(net.conv_layer[i], torch.nn.BatchNorm2d)
+        for i in torch_interop.TORCH_BN_INDEX.values()
+    )
+    assert all(
+        isinstance(net.fc_layer[i], torch.nn.Linear) for i in torch_interop.TORCH_FC_INDEX.values()
+    )
 
 
 def test_layouts_element_by_element():
@@ -58,12 +64,15 @@ def test_layouts_element_by_element():
     hw4jax's (H, W, C), BatchNorm entries by name; num_batches_tracked dropped."""
     sd = _net_state_dict()
     v = torch_interop.state_dict_to_variables(sd)
-    np.testing.assert_array_equal(v["params"]["conv4"]["kernel"][1, 2, 5, 7],
-                                  sd["conv_layer.9.weight"][7, 5, 1, 2])
+    np.testing.assert_array_equal(
+        v["params"]["conv4"]["kernel"][1, 2, 5, 7], sd["conv_layer.9.weight"][7, 5, 1, 2]
+    )
     np.testing.assert_array_equal(v["params"]["fc2"]["kernel"], sd["fc_layer.4.weight"].T)
     c, h, w, out = 17, 4, 1, 100
-    np.testing.assert_array_equal(v["params"]["fc1"]["kernel"][(h * 6 + w) * 160 + c, out],
-                                  sd["fc_layer.2.weight"][out, (c * 6 + h) * 6 + w])
+    np.testing.assert_array_equal(
+        v["params"]["fc1"]["kernel"][(h * 6 + w) * 160 + c, out],
+        sd["fc_layer.2.weight"][out, (c * 6 + h) * 6 + w],
+    )
     np.testing.assert_array_equal(v["params"]["bn2"]["scale"], sd["conv_layer.7.weight"])
     np.testing.assert_array_equal(v["batch_stats"]["bn3"]["var"], sd["conv_layer.14.running_var"])
     np.testing.assert_array_equal(v["batch_stats"]["bn1"]["mean"], sd["conv_layer.1.running_mean"])
@@ -80,8 +89,11 @@ def test_imported_weights_give_pytorchs_eval_logits_float64():
     with torch.no_grad():
         want = net(torch.from_numpy(x)).numpy()
     with jax.enable_x64(True):
-        got = CNN().apply(torch_interop.state_dict_to_variables(sd),
-                          jnp.asarray(x.transpose(0, 2, 3, 1)), train=False)
+        got = CNN().apply(
+            torch_interop.state_dict_to_variables(sd),
+            jnp.asarray(x.transpose(0, 2, 3, 1)),
+            train=False,
+        )
         assert got.dtype == jnp.float64
     assert np.max(np.abs(np.asarray(got) - want)) <= 1e-13 * np.max(np.abs(want))
 
@@ -92,7 +104,8 @@ def test_round_trip_state_dict_flax_state_dict_is_exact(dtype):
     dtype, in Net's key order; num_batches_tracked is the value passed back."""
     sd = _net_state_dict(dtype=dtype)
     back = torch_interop.variables_to_state_dict(
-        torch_interop.state_dict_to_variables(sd), num_batches_tracked=7)
+        torch_interop.state_dict_to_variables(sd), num_batches_tracked=7
+    )
     assert list(back) == list(sd)
     for key, value in sd.items():
         assert back[key].dtype == value.dtype, key
@@ -103,8 +116,11 @@ def test_round_trip_flax_state_dict_flax_is_exact():
     """CNN variables (random, of CNN's shapes: see the layout test) -> state_dict ->
     variables gives back every array bit for bit."""
     rng = np.random.default_rng(3)
-    variables = jax.tree.map(lambda shape: jnp.asarray(rng.normal(size=shape), jnp.float32),
-                             torch_interop.FLAX_SHAPES, is_leaf=lambda x: isinstance(x, tuple))
+    variables = jax.tree.map(
+        lambda shape: jnp.asarray(rng.normal(size=shape), jnp.float32),
+        torch_interop.FLAX_SHAPES,
+        is_leaf=lambda x: isinstance(x, tuple),
+    )
     back = torch_interop.state_dict_to_variables(torch_interop.variables_to_state_dict(variables))
     jax.tree.map(np.testing.assert_array_equal, back, jax.tree.map(np.asarray, variables))
 
@@ -125,15 +141,25 @@ def test_num_batches_tracked_written_back():
         torch_interop.variables_to_state_dict(v, num_batches_tracked=-1)
 
 
-@pytest.mark.parametrize("edit, match", [
-    (lambda sd: sd.pop("conv_layer.7.running_var"), r"missing keys \['conv_layer.7.running_var'\]"),
-    (lambda sd: sd.pop("conv_layer.1.num_batches_tracked"), "conv_layer.1.num_batches_tracked"),
-    (lambda sd: sd.update(extra=np.zeros(1)), r"unexpected keys \['extra'\]"),
-    (lambda sd: sd.update({"fc_layer.2.weight": np.zeros((1024, 5000), np.float32)}),
-     r"state_dict\['fc_layer.2.weight'\] has shape \(1024, 5000\), expected \(1024, 5760\)"),
-    (lambda sd: sd.update({"conv_layer.0.weight": np.zeros((6, 3, 3, 3), np.int32)}),
-     r"conv_layer.0.weight.*dtype int32"),
-])
+@pytest.mark.parametrize(
+    "edit, match",
+    [
+        (
+            lambda sd: sd.pop("conv_layer.7.running_var"),
+            r"missing keys \['conv_layer.7.running_var'\]",
+        ),
+        (lambda sd: sd.pop("conv_layer.1.num_batches_tracked"), "conv_layer.1.num_batches_tracked"),
+        (lambda sd: sd.update(extra=np.zeros(1)), r"unexpected keys \['extra'\]"),
+        (
+            lambda sd: sd.update({"fc_layer.2.weight": np.zeros((1024, 5000), np.float32)}),
+            r"state_dict\['fc_layer.2.weight'\] has shape \(1024, 5000\), expected \(1024, 5760\)",
+        ),
+        (
+            lambda sd: sd.update({"conv_layer.0.weight": np.zeros((6, 3, 3, 3), np.int32)}),
+            r"conv_layer.0.weight.*dtype int32",
+        ),
+    ],
+)
 def test_bad_state_dict_is_a_value_error_naming_the_entry(edit, match):
     """A missing, extra, wrong-shaped or non-float entry raises ValueError naming it."""
     sd = _net_state_dict()
@@ -162,8 +188,11 @@ def test_bad_variables_are_a_value_error_naming_the_entry():
     with pytest.raises(ValueError, match=r"\['params'\]\['bn1'\] has entries"):
         torch_interop.variables_to_state_dict({**v, "params": params})
     params = {**v["params"], "conv2": {**v["params"]["conv2"], "kernel": np.zeros((3, 3, 10, 6))}}
-    with pytest.raises(ValueError, match=r"\['conv2'\]\['kernel'\] has shape \(3, 3, 10, 6\), "
-                                         r"expected \(3, 3, 6, 10\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"\['conv2'\]\['kernel'\] has shape \(3, 3, 10, 6\), "
+        r"expected \(3, 3, 6, 10\)",
+    ):
         torch_interop.variables_to_state_dict({**v, "params": params})
 
 
@@ -210,19 +239,29 @@ def test_export_checkpoint_gives_pytorch_the_same_predictions(tmp_path):
     # and export_checkpoint's restore already runs it once.
     variables = torch_interop.state_dict_to_variables(_net_state_dict(seed=5))
     state = TrainState.create(
-        apply_fn=CNN().apply, params=variables["params"], batch_stats=variables["batch_stats"],
+        apply_fn=CNN().apply,
+        params=variables["params"],
+        batch_stats=variables["batch_stats"],
         tx=make_optimizer(config.optimizer, config.learning_rate),
-        key=jax.random.key_data(jax.random.key(0)))
+        key=jax.random.key_data(jax.random.key(0)),
+    )
     state = state.replace(step=jnp.zeros((), jnp.int32))
     step = jax.jit(train_step)
     rng = np.random.default_rng(0)
     for _ in range(3):
-        batch = {"image": rng.standard_normal((8, 32, 32, 3)).astype(np.float32),
-                 "label": rng.integers(0, 10, 8).astype(np.int32)}
+        batch = {
+            "image": rng.standard_normal((8, 32, 32, 3)).astype(np.float32),
+            "label": rng.integers(0, 10, 8).astype(np.int32),
+        }
         state, _ = step(state, batch)
     manager = checkpoints.checkpoint_manager(tmp_path)
-    progress = {"epoch": 1, "step_in_epoch": 0, "totals": None, "history": [],
-                "config": config.to_dict()}
+    progress = {
+        "epoch": 1,
+        "step_in_epoch": 0,
+        "totals": None,
+        "history": [],
+        "config": config.to_dict(),
+    }
     assert checkpoints.save_checkpoint(manager, state, progress)
 
     out = tmp_path / "exported.pt"
@@ -233,8 +272,9 @@ def test_export_checkpoint_gives_pytorch_the_same_predictions(tmp_path):
 
     images = rng.standard_normal((16, 32, 32, 3)).astype(np.float32)
     labels = rng.integers(0, 10, 16)
-    want = CNN().apply({"params": state.params, "batch_stats": state.batch_stats}, images,
-                       train=False)
+    want = CNN().apply(
+        {"params": state.params, "batch_stats": state.batch_stats}, images, train=False
+    )
     with torch.no_grad():
         got = net(torch.from_numpy(images.transpose(0, 3, 1, 2))).numpy()
         exact = net.double()(torch.from_numpy(images.transpose(0, 3, 1, 2)).double()).numpy()

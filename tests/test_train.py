@@ -16,8 +16,8 @@ import pytest
 import tensorflow_datasets as tfds
 from train_inputs import poisoned_input
 
-from hw4jax.pytorch import parity
 from hw4jax.data.cifar10_archive import CLASS_NAMES
+from hw4jax.pytorch import parity
 from hw4jax.training import checkpoints, loop, reports, sharding, steps
 from hw4jax.training.config import get_config
 from hw4jax.training.state import initial_state
@@ -26,8 +26,9 @@ MOCK_EXAMPLES = 20  # per split: 5 steps of 4 a training epoch, 3 eval batches o
 
 
 def tiny_config(**overrides):
-    return get_config(epochs=2, batch_size=4, eval_batch_size=8, check_every_steps=2,
-                      progress=False, **overrides)
+    return get_config(
+        epochs=2, batch_size=4, eval_batch_size=8, check_every_steps=2, progress=False, **overrides
+    )
 
 
 class _CompileCounter(logging.Handler):
@@ -41,7 +42,6 @@ class _CompileCounter(logging.Handler):
         message = record.getMessage()
         if message.startswith("Compiling "):
             self.names.append(message.split()[1])  # e.g. 'jit(train_step)'
-
 
 
 def run(config, workdir, **kwargs):
@@ -63,28 +63,47 @@ def baseline(tmp_path_factory):
     finally:
         jax_logger.removeHandler(counter)
     state, progress = checkpoints.restore_state(workdir)
-    return {"workdir": workdir, "results": results, "compiled": counter.names,
-            "state": state, "progress": progress}
+    return {
+        "workdir": workdir,
+        "results": results,
+        "compiled": counter.names,
+        "state": state,
+        "progress": progress,
+    }
 
 
 def params_of(state):
-    return jax.tree.map(np.asarray, {"params": state.params, "batch_stats": state.batch_stats,
-                                     "opt_state": state.opt_state})
+    return jax.tree.map(
+        np.asarray,
+        {"params": state.params, "batch_stats": state.batch_stats, "opt_state": state.opt_state},
+    )
 
 
 def test_config_defaults_are_the_homework_run():
     """get_config() is the homework's run: 2 epochs, Adam 1e-3, batch 4, augmentation, seed 0."""
     c = get_config()
     assert (c.epochs, c.optimizer, c.learning_rate, c.batch_size, c.augment, c.seed) == (
-        2, "adam", 1e-3, 4, True, 0)
+        2,
+        "adam",
+        1e-3,
+        4,
+        True,
+        0,
+    )
 
 
-@pytest.mark.parametrize("field, value, words", [
-    ("batch_size", 0, "batch_size"), ("epochs", -1, "epochs"),
-    ("learning_rate", float("nan"), "learning_rate"), ("optimizer", "rmsprop", "adam"),
-    ("train_examples", 2, "--batch-size"), ("momentum", 1.0, "momentum"),
-    ("no_such_field", 1, "unknown"),
-])
+@pytest.mark.parametrize(
+    "field, value, words",
+    [
+        ("batch_size", 0, "batch_size"),
+        ("epochs", -1, "epochs"),
+        ("learning_rate", float("nan"), "learning_rate"),
+        ("optimizer", "rmsprop", "adam"),
+        ("train_examples", 2, "--batch-size"),
+        ("momentum", 1.0, "momentum"),
+        ("no_such_field", 1, "unknown"),
+    ],
+)
 def test_config_rejects_bad_values_naming_the_field(field, value, words):
     """A bad config value is a ValueError whose message names the field (and the fix)."""
     with pytest.raises(ValueError, match=words):
@@ -98,8 +117,9 @@ def test_train_step_is_pure_and_learns_a_small_set(baseline):
     rng = np.random.default_rng(0)
     labels = np.arange(4, dtype=np.int32).repeat(2)
     # Class c's images are a constant c-dependent colour plus a little noise: learnable.
-    images = (labels[:, None, None, None] / 2.0 - 0.75
-              + 0.1 * rng.standard_normal((8, 32, 32, 3))).astype(np.float32)
+    images = (
+        labels[:, None, None, None] / 2.0 - 0.75 + 0.1 * rng.standard_normal((8, 32, 32, 3))
+    ).astype(np.float32)
     batch = {"image": images[:4], "label": labels[:4]}
     config = tiny_config()
     mesh = sharding.make_mesh(jax.devices()[:1])
@@ -164,15 +184,19 @@ def test_eval_step_counts_only_unmasked_examples(baseline):
     assert full.count.tolist() == np.bincount(labels[:5], minlength=10).tolist()
     # Other content in the padded slots changes nothing, bit for bit: in eval mode every
     # example is computed on its own, and the masked sum adds the same values in one order.
-    junk = {"image": np.concatenate([images[:5], 100 * images[5:]]),
-            "label": np.concatenate([labels[:5], [9, 9, 9]]).astype(np.int32), "mask": mask}
+    junk = {
+        "image": np.concatenate([images[:5], 100 * images[5:]]),
+        "label": np.concatenate([labels[:5], [9, 9, 9]]).astype(np.int32),
+        "mask": mask,
+    }
     padded = jax.device_get(evaluate(state, junk))
     np.testing.assert_array_equal(padded.loss_sum, full.loss_sum)
     assert padded.correct.tolist() == full.correct.tolist()
     # The same five real examples, the padding elsewhere: the same per-class counts.
     order = np.array([5, 0, 1, 6, 2, 3, 7, 4])
-    part = jax.device_get(evaluate(state, {"image": images[order], "label": labels[order],
-                                           "mask": order < 5}))
+    part = jax.device_get(
+        evaluate(state, {"image": images[order], "label": labels[order], "mask": order < 5})
+    )
     assert part.count.tolist() == full.count.tolist()
     assert (full.correct <= full.count).all()
 
@@ -183,21 +207,26 @@ def test_eval_step_in_blocks_gives_the_same_metrics(baseline):
     del baseline
     state = initial_state(tiny_config())
     rng = np.random.default_rng(2)
-    batch = {"image": rng.standard_normal((10, 32, 32, 3)).astype(np.float32),
-             "label": rng.integers(0, 10, 10).astype(np.int32),
-             "mask": np.array([True] * 9 + [False])}
+    batch = {
+        "image": rng.standard_normal((10, 32, 32, 3)).astype(np.float32),
+        "label": rng.integers(0, 10, 10).astype(np.int32),
+        "mask": np.array([True] * 9 + [False]),
+    }
     whole = jax.device_get(jax.jit(steps.eval_step)(state, batch))
     blocks = jax.device_get(jax.jit(lambda s, b: steps.eval_step(s, b, block_size=4))(state, batch))
     # Blocks of other shapes round differently: the blocked loss must be as close to the
     # float64 value as the unblocked one is (hw4jax.pytorch.parity's float32 criterion).
     with jax.enable_x64(True):
-        state64 = state.replace(params=jax.tree.map(lambda a: a.astype(jnp.float64), state.params),
-                                batch_stats=jax.tree.map(lambda a: a.astype(jnp.float64),
-                                                         state.batch_stats))
-        exact = jax.device_get(steps.eval_step(state64, {**batch, "image": batch["image"]
-                                                         .astype(np.float64)}))
-    assert parity.compare_to_reference("loss", blocks.loss_sum, whole.loss_sum,
-                                       exact.loss_sum).passed
+        state64 = state.replace(
+            params=jax.tree.map(lambda a: a.astype(jnp.float64), state.params),
+            batch_stats=jax.tree.map(lambda a: a.astype(jnp.float64), state.batch_stats),
+        )
+        exact = jax.device_get(
+            steps.eval_step(state64, {**batch, "image": batch["image"].astype(np.float64)})
+        )
+    assert parity.compare_to_reference(
+        "loss", blocks.loss_sum, whole.loss_sum, exact.loss_sum
+    ).passed
     assert blocks.correct.tolist() == whole.correct.tolist()
     assert blocks.count.tolist() == whole.count.tolist()
     # One CPU device: make_eval_step runs the model in a loop over blocks of

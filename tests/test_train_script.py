@@ -41,18 +41,28 @@ def one_error_line(capsys) -> str:
 def test_bad_flag_is_one_error_line_and_exit_2():
     """`python scripts/train.py --epochs two` exits 2 with one 'error: ...' line on stderr."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}  # this checkout's hw4jax
-    child = subprocess.run([sys.executable, str(SCRIPT), "--epochs", "two"],
-                           capture_output=True, text=True, timeout=120, cwd=REPO, env=env)
+    child = subprocess.run(
+        [sys.executable, str(SCRIPT), "--epochs", "two"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+        env=env,
+    )
     assert child.returncode == 2
     assert child.stderr.strip().splitlines() == [
-        "error: argument --epochs: invalid int value: 'two'"]
+        "error: argument --epochs: invalid int value: 'two'"
+    ]
 
 
-@pytest.mark.parametrize("argv, words", [
-    (["--batch-size", "0"], "batch_size"),
-    (["--learning-rate", "-1"], "learning_rate"),
-    (["--resume", "--eval-only"], "resume"),
-])
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["--batch-size", "0"], "batch_size"),
+        (["--learning-rate", "-1"], "learning_rate"),
+        (["--resume", "--eval-only"], "resume"),
+    ],
+)
 def test_bad_values_exit_2(script, capsys, tmp_path, argv, words):
     """Out-of-range values exit 2 with one error line naming the field."""
     assert script.main(argv + ["--workdir", str(tmp_path)]) == 2
@@ -81,8 +91,11 @@ def test_trains_prints_and_refuses_to_overwrite(script, capsys, tmp_path):
 def test_nan_loss_exits_3(script, capsys, tmp_path, monkeypatch):
     """A NaN loss exits 3 with one error line pointing at the last good checkpoint."""
     real = loop.train_and_evaluate
-    monkeypatch.setattr(loop, "train_and_evaluate", lambda config, workdir: real(
-        config, workdir, input_fn=poisoned_input(from_epoch=0)))
+    monkeypatch.setattr(
+        loop,
+        "train_and_evaluate",
+        lambda config, workdir: real(config, workdir, input_fn=poisoned_input(from_epoch=0)),
+    )
     argv = TINY + ["--epochs", "1", "--workdir", str(tmp_path)]
     assert main_with_mock_data(script, argv) == 3
     assert "no checkpoint was saved" in one_error_line(capsys)
@@ -90,6 +103,7 @@ def test_nan_loss_exits_3(script, capsys, tmp_path, monkeypatch):
 
 def test_interrupt_exits_130(script, tmp_path, monkeypatch):
     """Ctrl-C (KeyboardInterrupt out of train_and_evaluate, after its checkpoint) exits 130."""
+
     def interrupted(config, workdir):
         raise KeyboardInterrupt
 

@@ -41,8 +41,14 @@ from hw4jax.augment.spec import (
 )
 
 __all__ = [
-    "BRIGHTNESS", "CONTRAST", "JITTER_ORDERS", "NUM_UNIFORMS", "SATURATION",
-    "AugmentConfig", "AugmentParams", "jitter_order_index",
+    "BRIGHTNESS",
+    "CONTRAST",
+    "JITTER_ORDERS",
+    "NUM_UNIFORMS",
+    "SATURATION",
+    "AugmentConfig",
+    "AugmentParams",
+    "jitter_order_index",
 ]
 
 _SUBMODULES = ("spec", "tf_ops", "jax_ops")

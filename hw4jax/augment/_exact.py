@@ -82,8 +82,13 @@ def rounded_product(a, b) -> jax.Array:
     up = (rest > half) | ((rest == half) & ((mantissa & 1) == 1))
     mantissa = mantissa + up.astype(jnp.uint32)
     carry = mantissa >> 24  # rounding up reached 2^24
-    exponent = (ea.astype(jnp.int32) + eb.astype(jnp.int32) - 127
-                + top.astype(jnp.int32) + carry.astype(jnp.int32))
+    exponent = (
+        ea.astype(jnp.int32)
+        + eb.astype(jnp.int32)
+        - 127
+        + top.astype(jnp.int32)
+        + carry.astype(jnp.int32)
+    )
     bits = sign | (exponent.astype(jnp.uint32) << 23) | ((mantissa >> carry) & 0x7FFFFF)
     bits = jnp.where(exponent >= 255, sign | np.uint32(0x7F800000), bits)
     zero = (ea == 0) | (eb == 0) | (exponent <= 0)
@@ -130,8 +135,9 @@ def _deposit(values: jax.Array, positions: jax.Array) -> tuple[jax.Array, jax.Ar
     positions = jnp.maximum(positions, 0)
     v = (values >> lost) << (positions & 15)  # < 2^28
     index = (positions >> 4)[..., None]
-    limbs = (jnp.where(index == _INDEX, (v & _MASK16)[..., None], 0)
-             + jnp.where(index + 1 == _INDEX, (v >> 16)[..., None], 0))
+    limbs = jnp.where(index == _INDEX, (v & _MASK16)[..., None], 0) + jnp.where(
+        index + 1 == _INDEX, (v >> 16)[..., None], 0
+    )
     return jnp.sum(limbs, axis=-2), dropped
 
 
@@ -167,8 +173,9 @@ class Fixed(NamedTuple):
         e = ((bits >> 23) & 0xFF).astype(jnp.int32)
         m = jnp.where(e == 0, 0, (bits & 0x7FFFFF) | 0x800000).astype(jnp.int32)
         position = e - 150 + _POINT  # of the mantissa's lowest bit
-        limbs, _ = _deposit(jnp.stack([m & 0xFFF, m >> 12], axis=-1),
-                            jnp.stack([position, position + 12], axis=-1))
+        limbs, _ = _deposit(
+            jnp.stack([m & 0xFFF, m >> 12], axis=-1), jnp.stack([position, position + 12], axis=-1)
+        )
         return Fixed(jnp.where(((bits >> 31) == 0)[..., None], limbs, -limbs))
 
     # -- structure
@@ -400,8 +407,13 @@ def floor_linear(forms, symbols, values: Fixed) -> jax.Array:
     pad = [(0, 0)] * (limbs.ndim - 1)
     accumulator = 0
     for place in range(3):
-        digits = np.array([[(k >> (12 * place)) & 0xFFF if place < 2 else k >> 24
-                            for k in row] for row in integers], np.int32)
+        digits = np.array(
+            [
+                [(k >> (12 * place)) & 0xFFF if place < 2 else k >> 24 for k in row]
+                for row in integers
+            ],
+            np.int32,
+        )
         if not digits.any():
             continue
         term = jnp.einsum("fs,...sl->...fl", jnp.asarray(digits), limbs)
@@ -439,16 +451,17 @@ def _product(x: Fixed, y: Fixed) -> Fixed:
     b = _normalize(y.limbs, balanced=True)
     p = a[..., :, None] * b[..., None, :]
     diagonals = jnp.asarray(_DIAGONALS)
-    columns = (jnp.einsum("...ij,ijk->...k", p & _MASK16, diagonals)
-               + jnp.einsum("...ij,ijk->...k", p >> 16, jnp.roll(diagonals, 1, axis=-1)))
+    columns = jnp.einsum("...ij,ijk->...k", p & _MASK16, diagonals) + jnp.einsum(
+        "...ij,ijk->...k", p >> 16, jnp.roll(diagonals, 1, axis=-1)
+    )
     # The columns below the point's lie below 2^-64: only their carry is kept (the floor).
     # Column 11 folds into the top limb (int32 arithmetic wraps: exact for a product in
     # range).
     units = _POINT // 16
     low = _normalize(columns[..., : units + 1])[..., units:]
     last = units + _LIMBS - 1
-    top = columns[..., last: last + 1] + (columns[..., last + 1:] << 16)
-    return Fixed(jnp.concatenate([low, columns[..., units + 1: last], top], axis=-1))
+    top = columns[..., last : last + 1] + (columns[..., last + 1 :] << 16)
+    return Fixed(jnp.concatenate([low, columns[..., units + 1 : last], top], axis=-1))
 
 
 # Digits of 2^24 / M, its units digit first: enough to reach 2^-64 for every s in range.
@@ -493,8 +506,9 @@ def reciprocal(s) -> tuple[Fixed, Fixed]:
     # up when what follows is above one half, or exactly one half after an odd last bit.
     kept, nibble = digits[7] >> 4, digits[7] & 0xF
     up = (nibble > 8) | ((nibble == 8) & ((remainder7 != 0) | ((kept & 1) == 1)))
-    rounded, _ = deposit(digits[:7] + [kept, up.astype(jnp.int32)],
-                         [8 * k for k in range(7)] + [52, 52])
+    rounded, _ = deposit(
+        digits[:7] + [kept, up.astype(jnp.int32)], [8 * k for k in range(7)] + [52, 52]
+    )
     return truncated, Fixed(rounded)
 
 

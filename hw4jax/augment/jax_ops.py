@@ -168,8 +168,12 @@ def _fixed_point_map(coefficients, height: int, width: int):
     Besides, a product is where XLA stops fusing: as elementwise arithmetic, the long
     integer computation of the coefficients was fused into, and repeated for, every pixel.
     """
-    x, y = (v.reshape(-1) for v in jnp.meshgrid(jnp.arange(width, dtype=jnp.int32),
-                                                  jnp.arange(height, dtype=jnp.int32)))
+    x, y = (
+        v.reshape(-1)
+        for v in jnp.meshgrid(
+            jnp.arange(width, dtype=jnp.int32), jnp.arange(height, dtype=jnp.int32)
+        )
+    )
     grid = jnp.stack([x, y, jnp.ones_like(x)])  # [3, H * W]
     sums = jnp.einsum("bkc,cp->bkp", coefficients.reshape(-1, 2, 3), grid)
     col, row = (sums >> 16).reshape(-1, 2, height, width).transpose(1, 0, 2, 3)
@@ -193,8 +197,11 @@ def _scale_path_coordinates(rounded_inverse: _exact.Fixed, height: int, width: i
     first = a * -centre  # [B, 2], exact
     shape = first.limbs.shape
     # The additions before the pixels' own: 0 (to round a * -m), m, a / 2.
-    addends = [jnp.zeros(shape, jnp.int32), jnp.broadcast_to(centre.limbs, shape),
-               jnp.broadcast_to((a * 0.5).limbs, shape)]
+    addends = [
+        jnp.zeros(shape, jnp.int32),
+        jnp.broadcast_to(centre.limbs, shape),
+        jnp.broadcast_to((a * 0.5).limbs, shape),
+    ]
     steps = max(height, width)
     addends = jnp.stack(addends + [jnp.broadcast_to(a.limbs, shape)] * steps)
 
@@ -203,7 +210,7 @@ def _scale_path_coordinates(rounded_inverse: _exact.Fixed, height: int, width: i
         return (v + _exact.Fixed(addend)).round53(), v.pillow_coord()
 
     _, coords = lax.scan(add, first, addends)  # [3 + steps, B, 2]; the first 3 unused
-    return coords[3: 3 + width, :, 0].T, coords[3: 3 + height, :, 1].T
+    return coords[3 : 3 + width, :, 0].T, coords[3 : 3 + height, :, 1].T
 
 
 def _flat(col, row, height: int, width: int) -> jax.Array:
@@ -223,8 +230,9 @@ def _rotation_source(angle, flip, height: int, width: int) -> jax.Array:
     both paths give the same source pixels.
     """
     cos, sin = _exact.cos_sin_degrees(angle)
-    coefficients = _exact.floor_linear(_rotation_forms(height, width), _ROTATION_SYMBOLS,
-                                       _values(cos, sin))
+    coefficients = _exact.floor_linear(
+        _rotation_forms(height, width), _ROTATION_SYMBOLS, _values(cos, sin)
+    )
     col, row = _fixed_point_map(coefficients, height, width)
     # Flipped before the rotation: the rotation reads column W - 1 - col of the input.
     col = jnp.where(flip[:, None, None] & (col >= 0) & (col < width), width - 1 - col, col)
@@ -236,8 +244,9 @@ def _affine_source(scale, shear, height: int, width: int) -> jax.Array:
     """Source map of ``affine`` by float32 [B] scales and shears (degrees)."""
     inverse, rounded_inverse = _exact.reciprocal(scale)
     cos, sin = _exact.cos_sin_degrees(shear)
-    coefficients = _exact.floor_linear(_affine_forms(height, width), _AFFINE_SYMBOLS,
-                                       _values(inverse, (sin / cos) * inverse))
+    coefficients = _exact.floor_linear(
+        _affine_forms(height, width), _AFFINE_SYMBOLS, _values(inverse, (sin / cos) * inverse)
+    )
     col, row = _fixed_point_map(coefficients, height, width)
     scale_path = shear == 0  # tan(0) = 0: b == d == 0, Pillow's scale path
 
@@ -245,9 +254,12 @@ def _affine_source(scale, shear, height: int, width: int) -> jax.Array:
         n = v.limbs.shape[0]
         return jnp.zeros((n, width), jnp.int32), jnp.zeros((n, height), jnp.int32)
 
-    cols, rows = lax.cond(jnp.any(scale_path),
-                          lambda v: _scale_path_coordinates(v, height, width), unused,
-                          rounded_inverse)
+    cols, rows = lax.cond(
+        jnp.any(scale_path),
+        lambda v: _scale_path_coordinates(v, height, width),
+        unused,
+        rounded_inverse,
+    )
     pick = scale_path[:, None, None]
     col = jnp.where(pick, jnp.broadcast_to(cols[:, None, :], col.shape), col)
     row = jnp.where(pick, jnp.broadcast_to(rows[:, :, None], row.shape), row)
@@ -339,8 +351,12 @@ def affine(image, scale, shear) -> jax.Array:
     """
     images, leading = _batch(image)
     height, width = images.shape[1:3]
-    source = _affine_source(_param(scale, leading, jnp.float32, "scale"),
-                            _param(shear, leading, jnp.float32, "shear"), height, width)
+    source = _affine_source(
+        _param(scale, leading, jnp.float32, "scale"),
+        _param(shear, leading, jnp.float32, "shear"),
+        height,
+        width,
+    )
     return _to_uint8(_move(images, source), images.shape).reshape(image.shape)
 
 
@@ -375,10 +391,17 @@ def _jitter(packed, order, brightness, contrast, saturation):
         total = jnp.sum(gray.astype(jnp.int32), axis=1, keepdims=True)  # exact
         mean = spec.rounded_mean(total, count).astype(jnp.float32)
         degenerate = jnp.where(op == CONTRAST, mean, jnp.where(op == SATURATION, gray, 0.0))
-        factor = jnp.where(op == CONTRAST, contrast[:, None],
-                           jnp.where(op == SATURATION, saturation[:, None], brightness[:, None]))
-        r, g, b = (spec.blend(degenerate, x, factor, product=_exact_product, floor=jnp.floor,
-                              clip=jnp.clip).astype(jnp.int32) for x in planes)
+        factor = jnp.where(
+            op == CONTRAST,
+            contrast[:, None],
+            jnp.where(op == SATURATION, saturation[:, None], brightness[:, None]),
+        )
+        r, g, b = (
+            spec.blend(
+                degenerate, x, factor, product=_exact_product, floor=jnp.floor, clip=jnp.clip
+            ).astype(jnp.int32)
+            for x in planes
+        )
         return r | (g << 8) | (b << 16)
 
     return lax.fori_loop(0, order.shape[1], step, packed)
@@ -466,8 +489,14 @@ def color_jitter(image, order, brightness, contrast, saturation) -> jax.Array:
     images, leading = _batch(image)
     _check_order(order)
     order = _param(order, leading, jnp.int32, "order", (3,))
-    factors = [_param(v, leading, jnp.float32, name) for v, name in
-               [(brightness, "brightness"), (contrast, "contrast"), (saturation, "saturation")]]
+    factors = [
+        _param(v, leading, jnp.float32, name)
+        for v, name in [
+            (brightness, "brightness"),
+            (contrast, "contrast"),
+            (saturation, "saturation"),
+        ]
+    ]
     packed = _jitter(_move(images), order, *factors)
     return _to_uint8(packed, images.shape).reshape(image.shape)
 
@@ -510,11 +539,18 @@ def _batch_params(params: AugmentParams, leading) -> AugmentParams:
         raise ValueError(f"params must be an AugmentParams, got {type(params).__name__}")
     _check_order(params.order)
     dtypes = {"flip": jnp.bool_, "order": jnp.int32}
-    return AugmentParams(**{
-        name: _param(value, leading, dtypes.get(name, jnp.float32), f"params.{name}",
-                     (3,) if name == "order" else ())
-        for name, value in params._asdict().items()
-    })
+    return AugmentParams(
+        **{
+            name: _param(
+                value,
+                leading,
+                dtypes.get(name, jnp.float32),
+                f"params.{name}",
+                (3,) if name == "order" else (),
+            )
+            for name, value in params._asdict().items()
+        }
+    )
 
 
 def _chain(image, params: AugmentParams):
@@ -523,8 +559,11 @@ def _chain(image, params: AugmentParams):
     images, leading = _batch(image)
     p = _batch_params(params, leading)
     height, width = images.shape[1:3]
-    packed = _move(images, _rotation_source(p.angle, p.flip, height, width),
-                   _affine_source(p.scale, p.shear, height, width))
+    packed = _move(
+        images,
+        _rotation_source(p.angle, p.flip, height, width),
+        _affine_source(p.scale, p.shear, height, width),
+    )
     return _jitter(packed, p.order, p.brightness, p.contrast, p.saturation), images.shape
 
 
@@ -599,8 +638,9 @@ def _params_from_uniforms(u, config):
     return spec.params_from_uniforms(u, config, _SAMPLING)
 
 
-def sample_params(key, config: AugmentConfig = AugmentConfig(),
-                  shape: tuple[int, ...] = ()) -> AugmentParams:
+def sample_params(
+    key, config: AugmentConfig = AugmentConfig(), shape: tuple[int, ...] = ()
+) -> AugmentParams:
     """Draws parameters with torchvision's distributions (see ``spec.params_from_uniforms``):
     one float32 uniform per parameter per image from ``key``.
 

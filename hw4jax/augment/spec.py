@@ -101,8 +101,12 @@ class AugmentConfig:
 
 
 def _check_range(name: str, value, lo: float, hi: float, shown: str) -> None:
-    if (isinstance(value, bool) or not isinstance(value, (int, float))
-            or not math.isfinite(value) or not lo <= value <= hi):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or not lo <= value <= hi
+    ):
         raise ValueError(f"AugmentConfig.{name} must be a number in {shown}, got {value!r}")
 
 

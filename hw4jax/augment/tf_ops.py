@@ -123,7 +123,8 @@ def _fixed_point_source(matrix: tf.Tensor, flip: tf.Tensor, height, width) -> tf
     x = tf.range(width, dtype=tf.int64)[None, None, :]
     y = tf.range(height, dtype=tf.int64)[None, :, None]
     col, row = spec.fixed_point_source(
-        coefficients, x, y, lambda v: tf.bitwise.right_shift(v, 16))  # arithmetic: floor
+        coefficients, x, y, lambda v: tf.bitwise.right_shift(v, 16)
+    )  # arithmetic: floor
     return _flat_source(row, col, height, width)
 
 
@@ -195,7 +196,8 @@ def _fixed_point_coefficients(matrix: tf.Tensor, flip, width) -> tf.Tensor:
     integers (below 2^31 where Pillow uses them), with an optional left-right flip of
     the input (bool [B]) folded in."""
     a0, a1, a2, a3, a4, a5 = (
-        _fix(v) for v in spec.fixed_point_arguments(tf.unstack(matrix, num=6, axis=-1)))
+        _fix(v) for v in spec.fixed_point_arguments(tf.unstack(matrix, num=6, axis=-1))
+    )
     if flip is not None:
         # The flip reads column W-1-col. For an integer X, W-1-(X >> 16) equals
         # (65536 W - 1 - X) >> 16 exactly, so the flip folds into the column's coefficients.
@@ -205,8 +207,9 @@ def _fixed_point_coefficients(matrix: tf.Tensor, flip, width) -> tf.Tensor:
     return tf.cast(tf.stack([a0, a1, a2, a3, a4, a5], axis=-1), tf.float64)
 
 
-def _padded_chain_source(rotation: tf.Tensor, flip: tf.Tensor, affine: tf.Tensor,
-                         height, width) -> tf.Tensor:
+def _padded_chain_source(
+    rotation: tf.Tensor, flip: tf.Tensor, affine: tf.Tensor, height, width
+) -> tf.Tensor:
     """Where each output pixel of flip -> rotation -> affine comes from, when Pillow takes
     its fixed-point path for both warps (b or d nonzero in both matrices).
 
@@ -241,7 +244,8 @@ def _padded_chain_source(rotation: tf.Tensor, flip: tf.Tensor, affine: tf.Tensor
     qx, qy = tf.split(q, 2, axis=0)
     # The rotation read the flipped image at (ry, rx).
     rx, ry = spec.fixed_point_source(
-        tf.split(r, 6, axis=1), qx, qy, lambda v: tf.floor(v * unit))  # [B, 1] coefficients
+        tf.split(r, 6, axis=1), qx, qy, lambda v: tf.floor(v * unit)
+    )  # [B, 1] coefficients
     # Clamping to [-1, size] sends what is outside to the zero border. A q outside the
     # rotated image must read 0 too: `off` >= 1 exactly then, and pushes rx out (|rx| <
     # 2^17: |q| < 2^16 where Pillow uses fixed point, and |cos|, |sin| <= 1).
@@ -260,14 +264,16 @@ def _padded_source(source: tf.Tensor, height, width) -> tf.Tensor:
     return tf.cast(tf.where(source < height * width, flat, 0), tf.float64)
 
 
-def _chain_padded_source(rotation: tf.Tensor, flip: tf.Tensor, affine: tf.Tensor,
-                         height, width) -> tf.Tensor:
+def _chain_padded_source(
+    rotation: tf.Tensor, flip: tf.Tensor, affine: tf.Tensor, height, width
+) -> tf.Tensor:
     """float64 [B, H*W] indices into the zero-padded input of flip -> rotation -> affine.
 
     The fast path where Pillow uses fixed point for both warps (always, for random
     nonzero angles and shears); otherwise (an angle or shear of exactly 0, as when an op
     is switched off) each warp's own map, composed with ``_then``.
     """
+
     def fixed_point(matrix):
         _, b, _, d, _, _ = tf.unstack(matrix, num=6, axis=-1)
         return (b != 0.0) | (d != 0.0)
@@ -383,8 +389,12 @@ def horizontal_flip(image: tf.Tensor, flip=True) -> tf.Tensor:
     """
     images, leading = _as_batch(_check_image(image))
     flip = _param(flip, leading, tf.bool)
-    identity = tf.broadcast_to(tf.constant([1.0, 0.0, 0.0, 0.0, 1.0, 0.0], tf.float64), [tf.size(flip), 6])
-    return tf.reshape(_warp(images, _affine_source(identity, *_sizes(images), flip=flip)), tf.shape(image))
+    identity = tf.broadcast_to(
+        tf.constant([1.0, 0.0, 0.0, 0.0, 1.0, 0.0], tf.float64), [tf.size(flip), 6]
+    )
+    return tf.reshape(
+        _warp(images, _affine_source(identity, *_sizes(images), flip=flip)), tf.shape(image)
+    )
 
 
 @_no_autograph
@@ -421,7 +431,10 @@ def affine(image: tf.Tensor, scale, shear_degrees) -> tf.Tensor:
     images, leading = _as_batch(_check_image(image))
     height, width = _sizes(images)
     matrix = affine_matrix(
-        _param(scale, leading, tf.float32), _param(shear_degrees, leading, tf.float32), height, width
+        _param(scale, leading, tf.float32),
+        _param(shear_degrees, leading, tf.float32),
+        height,
+        width,
     )
     return tf.reshape(_warp(images, _affine_source(matrix, height, width)), tf.shape(image))
 
@@ -431,6 +444,7 @@ def affine(image: tf.Tensor, scale, shear_degrees) -> tf.Tensor:
 # The colour ops run on float32 holding integers 0..255. Pillow's blend is float32 too:
 # (float)D + alpha * (float)(img - D), clipped, truncated; the grayscale and the sums
 # below have integer partial sums under 2^24, so float32 holds them exactly.
+
 
 def _to_planes(images: tf.Tensor) -> list[tf.Tensor]:
     """uint8 [B, H, W, 3] -> float32 [B, H*W] R, G, B planes.
@@ -455,8 +469,9 @@ def _gray(planes: list[tf.Tensor]) -> tf.Tensor:
     return spec.grayscale(*planes, tf.floor)
 
 
-def _jitter_planes(planes: list[tf.Tensor], order: tf.Tensor, brightness, contrast,
-                   saturation) -> list[tf.Tensor]:
+def _jitter_planes(
+    planes: list[tf.Tensor], order: tf.Tensor, brightness, contrast, saturation
+) -> list[tf.Tensor]:
     """ColorJitter's ops in order, each a Pillow ``Image.blend(degenerate, image, factor)``
     rounded to integers as PIL's uint8 result is.
 
@@ -483,8 +498,12 @@ def _jitter_planes(planes: list[tf.Tensor], order: tf.Tensor, brightness, contra
         mean = tf.cast(spec.rounded_mean(total, count), tf.float32)
         degenerate = is_c * mean + is_s * gray  # brightness: 0
         factor = is_b * brightness[:, None] + is_c * contrast[:, None] + is_s * saturation[:, None]
-        planes = [spec.blend(degenerate, x, factor, product=tf.multiply, floor=tf.floor,
-                             clip=tf.clip_by_value) for x in planes]
+        planes = [
+            spec.blend(
+                degenerate, x, factor, product=tf.multiply, floor=tf.floor, clip=tf.clip_by_value
+            )
+            for x in planes
+        ]
     return planes
 
 
@@ -569,8 +588,10 @@ def color_jitter(image: tf.Tensor, order, brightness, contrast, saturation) -> t
     """
     images, leading = _as_batch(_check_image(image))
     order = tf.reshape(tf.cast(order, tf.int32), [-1, 3])
-    message = ("color_jitter's order must hold permutations of (0, 1, 2) (e.g. "
-               "JITTER_ORDERS[i]; jitter_order_index maps torchvision's fn_idx)")
+    message = (
+        "color_jitter's order must hold permutations of (0, 1, 2) (e.g. "
+        "JITTER_ORDERS[i]; jitter_order_index maps torchvision's fn_idx)"
+    )
     is_permutation = tf.reduce_all(tf.sort(order, axis=-1) == tf.range(3))
     if tf.executing_eagerly():
         if not bool(is_permutation):
@@ -621,7 +642,9 @@ _SAMPLING = spec.SamplingOps(
 
 
 @_no_autograph
-def sample_params_from_uniforms(u: tf.Tensor, config: AugmentConfig = AugmentConfig()) -> AugmentParams:
+def sample_params_from_uniforms(
+    u: tf.Tensor, config: AugmentConfig = AugmentConfig()
+) -> AugmentParams:
     """Parameters from uniforms: float32 [..., NUM_UNIFORMS] in [0, 1) -> AugmentParams [...].
 
     ``spec.params_from_uniforms``: elementwise, so a batch gets exactly the values each
@@ -730,14 +753,18 @@ def _augment_planes(images: tf.Tensor, params: AugmentParams, leading) -> list[t
     """uint8 [B, H, W, 3] and their parameters -> the augmented R, G, B planes, float32
     [B, H*W] holding integers 0..255."""
     height, width = _sizes(images)
-    p = {k: _param(v, leading, tf.bool if k == "flip" else tf.float32)
-         for k, v in params._asdict().items() if k != "order"}
+    p = {
+        k: _param(v, leading, tf.bool if k == "flip" else tf.float32)
+        for k, v in params._asdict().items()
+        if k != "order"
+    }
     rotation = rotation_matrix(p["angle"], height, width)
     affine_m = affine_matrix(p["scale"], p["shear"], height, width)
     source = _chain_padded_source(rotation, p["flip"], affine_m, height, width)
     order = tf.reshape(tf.cast(params.order, tf.int32), [-1, 3])
-    return _jitter_planes(_warp_to_planes(images, source), order, p["brightness"],
-                          p["contrast"], p["saturation"])
+    return _jitter_planes(
+        _warp_to_planes(images, source), order, p["brightness"], p["contrast"], p["saturation"]
+    )
 
 
 @_no_autograph

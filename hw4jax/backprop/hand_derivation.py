@@ -91,67 +91,193 @@ HAND_NUMBERS: tuple[HandNumber, ...] = (
     HandNumber(1, "h2", "4", "forward: h2 = 3x0.5 + 5x0.5"),
     HandNumber(1, "O_in", "4", "forward"),
     HandNumber(1, "O_out", "0.982", "forward: O_out = sigmoid(4)"),
-    HandNumber(1, "dE/dO_out", "-0.018", "backward: -(1 - 0.982)",
-               ("0.982",), lambda o: -(1.0 - o)),
-    HandNumber(1, "y - O_out", "0.018", "clean reading of 0.982 x (1 - 0.982)",
-               ("0.982",), lambda o: 1.0 - o),
-    HandNumber(1, "y - O_out", "0.012", "OCR of 0.982 x 0.018",
-               ("0.982",), lambda o: 1.0 - o,
-               known_slip="OCR slip: 0.982 x 0.012 for 0.982 x 0.018"),
-    HandNumber(1, "dO_out/dO_in", "0.017676", "0.982 x 0.018 = 0.017676",
-               ("0.982",), lambda o: o * (1.0 - o)),
-    HandNumber(1, "dE/dw6", "-0.001272", "w6 update: -0.018 x 0.017676 x 4",
-               ("-0.018", "0.017676"), lambda d, s: d * s * 4.0),
-    HandNumber(1, "dE/dw5", "-0.001272", "w5 update: -0.018 x 0.017676 x 4",
-               ("-0.018", "0.017676"), lambda d, s: d * s * 4.0),
-    HandNumber(1, "w5+", "0.50013", "w5+ = 0.5 - 0.1 x (-0.001272)",
-               ("-0.001272",), lambda g: 0.5 - ALPHA * g),
-    HandNumber(1, "w6+", "0.50013", "iteration 2 starts from w5 = w6 = 0.50013",
-               ("-0.001272",), lambda g: 0.5 - ALPHA * g),
-    HandNumber(1, "dE/dO_in", "-0.0003182", "dE/dO_out x dO_out/dO_in",
-               ("-0.018", "0.017676"), lambda d, s: d * s),
-    HandNumber(1, "dE/dw4", "-0.0008", "-0.0003182 x 0.5 x 5",
-               ("-0.0003182",), lambda d: d * 0.5 * 5.0),
-    HandNumber(1, "w4+", "0.50008", "w4+ = 0.5 - 0.1 x (-0.0008)",
-               ("-0.0008",), lambda g: 0.5 - ALPHA * g),
-    HandNumber(1, "w2+", "0.50008", "iteration 2 starts from w2 = w4 = 0.50008",
-               ("-0.0008",), lambda g: 0.5 - ALPHA * g),
-    HandNumber(1, "w3+", "0.500048", "iteration 2 starts from w1 = w3 = 0.500048",
-               ("-0.0003182",), lambda d: 0.5 - ALPHA * d * 0.5 * 3.0),
-    HandNumber(1, "w1+", "0.500048", "iteration 2 starts from w1 = w3 = 0.500048",
-               ("-0.0003182",), lambda d: 0.5 - ALPHA * d * 0.5 * 3.0),
+    HandNumber(
+        1, "dE/dO_out", "-0.018", "backward: -(1 - 0.982)", ("0.982",), lambda o: -(1.0 - o)
+    ),
+    HandNumber(
+        1,
+        "y - O_out",
+        "0.018",
+        "clean reading of 0.982 x (1 - 0.982)",
+        ("0.982",),
+        lambda o: 1.0 - o,
+    ),
+    HandNumber(
+        1,
+        "y - O_out",
+        "0.012",
+        "OCR of 0.982 x 0.018",
+        ("0.982",),
+        lambda o: 1.0 - o,
+        known_slip="OCR slip: 0.982 x 0.012 for 0.982 x 0.018",
+    ),
+    HandNumber(
+        1,
+        "dO_out/dO_in",
+        "0.017676",
+        "0.982 x 0.018 = 0.017676",
+        ("0.982",),
+        lambda o: o * (1.0 - o),
+    ),
+    HandNumber(
+        1,
+        "dE/dw6",
+        "-0.001272",
+        "w6 update: -0.018 x 0.017676 x 4",
+        ("-0.018", "0.017676"),
+        lambda d, s: d * s * 4.0,
+    ),
+    HandNumber(
+        1,
+        "dE/dw5",
+        "-0.001272",
+        "w5 update: -0.018 x 0.017676 x 4",
+        ("-0.018", "0.017676"),
+        lambda d, s: d * s * 4.0,
+    ),
+    HandNumber(
+        1,
+        "w5+",
+        "0.50013",
+        "w5+ = 0.5 - 0.1 x (-0.001272)",
+        ("-0.001272",),
+        lambda g: 0.5 - ALPHA * g,
+    ),
+    HandNumber(
+        1,
+        "w6+",
+        "0.50013",
+        "iteration 2 starts from w5 = w6 = 0.50013",
+        ("-0.001272",),
+        lambda g: 0.5 - ALPHA * g,
+    ),
+    HandNumber(
+        1,
+        "dE/dO_in",
+        "-0.0003182",
+        "dE/dO_out x dO_out/dO_in",
+        ("-0.018", "0.017676"),
+        lambda d, s: d * s,
+    ),
+    HandNumber(
+        1, "dE/dw4", "-0.0008", "-0.0003182 x 0.5 x 5", ("-0.0003182",), lambda d: d * 0.5 * 5.0
+    ),
+    HandNumber(
+        1, "w4+", "0.50008", "w4+ = 0.5 - 0.1 x (-0.0008)", ("-0.0008",), lambda g: 0.5 - ALPHA * g
+    ),
+    HandNumber(
+        1,
+        "w2+",
+        "0.50008",
+        "iteration 2 starts from w2 = w4 = 0.50008",
+        ("-0.0008",),
+        lambda g: 0.5 - ALPHA * g,
+    ),
+    HandNumber(
+        1,
+        "w3+",
+        "0.500048",
+        "iteration 2 starts from w1 = w3 = 0.500048",
+        ("-0.0003182",),
+        lambda d: 0.5 - ALPHA * d * 0.5 * 3.0,
+    ),
+    HandNumber(
+        1,
+        "w1+",
+        "0.500048",
+        "iteration 2 starts from w1 = w3 = 0.500048",
+        ("-0.0003182",),
+        lambda d: 0.5 - ALPHA * d * 0.5 * 3.0,
+    ),
     # ---- iteration 2: from the rounded weights 0.500048, 0.50008, 0.50013 ----
-    HandNumber(2, "h1", "4.000544", "forward, from w1 = 0.500048, w2 = 0.50008",
-               ("0.500048", "0.50008"), lambda a, b: 3.0 * a + 5.0 * b),
-    HandNumber(2, "h2", "4.000544", "forward, from w3 = 0.500048, w4 = 0.50008",
-               ("0.500048", "0.50008"), lambda a, b: 3.0 * a + 5.0 * b),
-    HandNumber(2, "O_in", "4.0016", "forward: h1 w5 + h2 w6",
-               ("4.000544", "4.000544", "0.50013", "0.50013"),
-               lambda h1, h2, w5, w6: h1 * w5 + h2 * w6),
-    HandNumber(2, "O_out", "0.982", "forward: O_out = sigmoid(4.0016)",
-               ("4.0016",), _sigmoid),
-    HandNumber(2, "O_out", "0.98204", "E line: (1 - 0.98204)^2",
-               ("4.0016",), _sigmoid),
-    HandNumber(2, "E", "0.000322", "E line: (1 - 0.98204)^2 = 0.000322",
-               ("0.98204",), _half_squared_loss, known_slip=LOSS_CONVENTION_SLIP),
-    HandNumber(2, "(y - O_out)^2", "0.000322", "E line: (1 - 0.98204)^2 = 0.000322",
-               ("0.98204",), lambda o: (1.0 - o) ** 2),
-    HandNumber(2, "(y - O_out)^2", "0.900322", "OCR of the E line",
-               ("0.98204",), lambda o: (1.0 - o) ** 2,
-               known_slip="OCR slip: 0.900322 for 0.000322"),
-    HandNumber(2, "dE/dO_out", "-0.01796", "w6 update: -(1 - 0.98204)",
-               ("0.98204",), lambda o: -(1.0 - o)),
-    HandNumber(2, "dE/dO_out", "-0.1796", "w4 update line",
-               ("0.98204",), lambda o: -(1.0 - o),
-               known_slip="10x slip: -0.1796 for -0.01796"),
-    HandNumber(2, "dO_out/dO_in", "0.0176", "w6 update: printed 0.0176... (cut off)",
-               ("0.98204",), lambda o: o * (1.0 - o)),
-    HandNumber(2, "w6+", "0.50026", "w6+ = 0.50013 - 0.1 (-0.01796 x 0.0176 x 4.000544)",
-               ("0.50013", "-0.01796", "0.0176", "4.000544"),
-               lambda w, d, s, h: w - ALPHA * d * s * h),
-    HandNumber(2, "w5+", "0.50026", "w5+ as w6+",
-               ("0.50013", "-0.01796", "0.0176", "4.000544"),
-               lambda w, d, s, h: w - ALPHA * d * s * h),
+    HandNumber(
+        2,
+        "h1",
+        "4.000544",
+        "forward, from w1 = 0.500048, w2 = 0.50008",
+        ("0.500048", "0.50008"),
+        lambda a, b: 3.0 * a + 5.0 * b,
+    ),
+    HandNumber(
+        2,
+        "h2",
+        "4.000544",
+        "forward, from w3 = 0.500048, w4 = 0.50008",
+        ("0.500048", "0.50008"),
+        lambda a, b: 3.0 * a + 5.0 * b,
+    ),
+    HandNumber(
+        2,
+        "O_in",
+        "4.0016",
+        "forward: h1 w5 + h2 w6",
+        ("4.000544", "4.000544", "0.50013", "0.50013"),
+        lambda h1, h2, w5, w6: h1 * w5 + h2 * w6,
+    ),
+    HandNumber(2, "O_out", "0.982", "forward: O_out = sigmoid(4.0016)", ("4.0016",), _sigmoid),
+    HandNumber(2, "O_out", "0.98204", "E line: (1 - 0.98204)^2", ("4.0016",), _sigmoid),
+    HandNumber(
+        2,
+        "E",
+        "0.000322",
+        "E line: (1 - 0.98204)^2 = 0.000322",
+        ("0.98204",),
+        _half_squared_loss,
+        known_slip=LOSS_CONVENTION_SLIP,
+    ),
+    HandNumber(
+        2,
+        "(y - O_out)^2",
+        "0.000322",
+        "E line: (1 - 0.98204)^2 = 0.000322",
+        ("0.98204",),
+        lambda o: (1.0 - o) ** 2,
+    ),
+    HandNumber(
+        2,
+        "(y - O_out)^2",
+        "0.900322",
+        "OCR of the E line",
+        ("0.98204",),
+        lambda o: (1.0 - o) ** 2,
+        known_slip="OCR slip: 0.900322 for 0.000322",
+    ),
+    HandNumber(
+        2, "dE/dO_out", "-0.01796", "w6 update: -(1 - 0.98204)", ("0.98204",), lambda o: -(1.0 - o)
+    ),
+    HandNumber(
+        2,
+        "dE/dO_out",
+        "-0.1796",
+        "w4 update line",
+        ("0.98204",),
+        lambda o: -(1.0 - o),
+        known_slip="10x slip: -0.1796 for -0.01796",
+    ),
+    HandNumber(
+        2,
+        "dO_out/dO_in",
+        "0.0176",
+        "w6 update: printed 0.0176... (cut off)",
+        ("0.98204",),
+        lambda o: o * (1.0 - o),
+    ),
+    HandNumber(
+        2,
+        "w6+",
+        "0.50026",
+        "w6+ = 0.50013 - 0.1 (-0.01796 x 0.0176 x 4.000544)",
+        ("0.50013", "-0.01796", "0.0176", "4.000544"),
+        lambda w, d, s, h: w - ALPHA * d * s * h,
+    ),
+    HandNumber(
+        2,
+        "w5+",
+        "0.50026",
+        "w5+ as w6+",
+        ("0.50013", "-0.01796", "0.0176", "4.000544"),
+        lambda w, d, s, h: w - ALPHA * d * s * h,
+    ),
 )
 
 
@@ -221,8 +347,10 @@ def report(tr: backprop.Trace) -> str:
     homework's."""
     mismatches = homework_mismatches(tr.setting)
     if mismatches:
-        return ("Comparison with the write-up's hand numbers skipped: they are for the "
-                "homework's setting only, and this run has " + "; ".join(mismatches) + ".")
+        return (
+            "Comparison with the write-up's hand numbers skipped: they are for the "
+            "homework's setting only, and this run has " + "; ".join(mismatches) + "."
+        )
     checks = compare(tr)
     lines = [
         "The write-up's hand numbers vs the exact trace",
@@ -234,18 +362,25 @@ def report(tr: backprop.Trace) -> str:
     for c in checks:
         n = c.number
         rounded = "" if c.from_inputs is None else f"{c.from_inputs:.9g}"
-        allowed = c.half_unit if c.verdict == "exact" or c.input_tolerance is None \
-            else c.input_tolerance
+        allowed = (
+            c.half_unit if c.verdict == "exact" or c.input_tolerance is None else c.input_tolerance
+        )
         verdict = c.verdict if c.agrees else f"DIFFERS: {c.explanation}"
-        lines.append(f"  {n.iteration:<3}{n.quantity:<15}{n.printed:>11}{c.exact:>17.9g}"
-                     f"{rounded:>17}{allowed:>10.2g}  {verdict}")
+        lines.append(
+            f"  {n.iteration:<3}{n.quantity:<15}{n.printed:>11}{c.exact:>17.9g}"
+            f"{rounded:>17}{allowed:>10.2g}  {verdict}"
+        )
     differing = [c for c in checks if not c.agrees]
-    lines.append(f"  {len(checks) - len(differing)} of {len(checks)} printed numbers agree; "
-                 f"{len(differing)} differ:")
+    lines.append(
+        f"  {len(checks) - len(differing)} of {len(checks)} printed numbers agree; "
+        f"{len(differing)} differ:"
+    )
     for c in differing:
         n = c.number
-        lines.append(f"    iteration {n.iteration} {n.quantity} printed {n.printed} "
-                     f"({n.where}): {c.explanation}; exact {c.exact:.6g}")
+        lines.append(
+            f"    iteration {n.iteration} {n.quantity} printed {n.printed} "
+            f"({n.where}): {c.explanation}; exact {c.exact:.6g}"
+        )
     return "\n".join(lines)
 
 
@@ -272,7 +407,7 @@ def to_dicts(checks: tuple[Check, ...]) -> list[dict]:
 def half_unit(printed: str) -> float:
     """Half a unit in the last printed digit: '0.50013' -> 5e-06, '4' -> 0.5."""
     exponent = decimal.Decimal(printed).as_tuple().exponent
-    return 0.5 * 10.0 ** exponent
+    return 0.5 * 10.0**exponent
 
 
 def _exact(tr: backprop.Trace, number: HandNumber) -> float:

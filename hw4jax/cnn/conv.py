@@ -95,7 +95,7 @@ def extract_patches(x: jax.Array, kernel_size: tuple[int, int], padding: Padding
     wo = xp.shape[2] - kw + 1
     # Window offsets in (row, column) order, each a [N, Ho, Wo, C] block: (kh, kw, C) rows.
     return jnp.concatenate(
-        [xp[:, i:i + ho, j:j + wo, :] for i in range(kh) for j in range(kw)], axis=-1
+        [xp[:, i : i + ho, j : j + wo, :] for i in range(kh) for j in range(kw)], axis=-1
     )
 
 
@@ -139,7 +139,8 @@ def _input_grad_col2im(dy, kernel, padding, x_shape):
     for i in range(kh):
         for j in range(kw):
             part = lax.pad(
-                dpatches[:, :, :, i, j, :], zero,
+                dpatches[:, :, :, i, j, :],
+                zero,
                 ((0, 0, 0), (i, hp - ho - i, 0), (j, wp - wo - j, 0), (0, 0, 0)),
             )
             dxp = part if dxp is None else dxp + part
@@ -148,7 +149,11 @@ def _input_grad_col2im(dy, kernel, padding, x_shape):
 
 def _xla_conv(x, kernel, padding):
     return lax.conv_general_dilated(
-        x, kernel, (1, 1), padding, dimension_numbers=("NHWC", "HWIO", "NHWC"),
+        x,
+        kernel,
+        (1, 1),
+        padding,
+        dimension_numbers=("NHWC", "HWIO", "NHWC"),
         precision=lax.Precision.HIGHEST,
     )
 
@@ -166,9 +171,14 @@ def _kernel_grad(x, dy, kernel_shape, padding):
     ho, wo = dy.shape[1], dy.shape[2]
     d = dy.reshape(-1, o)
     taps = [
-        lax.dot_general(xp[:, i:i + ho, j:j + wo, :].reshape(-1, c), d,
-                        (((0,), (0,)), ((), ())), precision=lax.Precision.HIGHEST)
-        for i in range(kh) for j in range(kw)
+        lax.dot_general(
+            xp[:, i : i + ho, j : j + wo, :].reshape(-1, c),
+            d,
+            (((0,), (0,)), ((), ())),
+            precision=lax.Precision.HIGHEST,
+        )
+        for i in range(kh)
+        for j in range(kw)
     ]
     return jnp.stack(taps).reshape(kernel_shape)
 
@@ -215,8 +225,9 @@ def _make_conv(padding: Padding, forward: str, input_grad: str, chunk: int | Non
     return conv
 
 
-def _check_conv2d_args(x: jax.Array, kernel: jax.Array, *, input_grad: str,
-                       batch_chunk: int | None) -> None:
+def _check_conv2d_args(
+    x: jax.Array, kernel: jax.Array, *, input_grad: str, batch_chunk: int | None
+) -> None:
     """Raises ValueError for what ``conv2d`` cannot compute, naming the fix."""
     if x.ndim != 4 or kernel.ndim != 4:
         raise ValueError(
@@ -233,7 +244,8 @@ def _check_conv2d_args(x: jax.Array, kernel: jax.Array, *, input_grad: str,
             f"unknown input_grad {input_grad!r}: choose one of {', '.join(INPUT_GRAD_METHODS)}"
         )
     if batch_chunk is not None and (
-            isinstance(batch_chunk, bool) or not isinstance(batch_chunk, int) or batch_chunk < 1):
+        isinstance(batch_chunk, bool) or not isinstance(batch_chunk, int) or batch_chunk < 1
+    ):
         raise ValueError(
             f"batch_chunk must be a positive number of images or None, got {batch_chunk!r}"
         )
@@ -283,9 +295,7 @@ def conv2d(
     elif method == "patches":
         y = _make_conv(pad, "patches", input_grad, batch_chunk)(x, kernel)
     else:
-        raise ValueError(
-            f"unknown conv2d method {method!r}: choose one of {', '.join(METHODS)}"
-        )
+        raise ValueError(f"unknown conv2d method {method!r}: choose one of {', '.join(METHODS)}")
     if bias is not None:
         y = y + bias.astype(y.dtype)
     return y
@@ -317,12 +327,16 @@ class Conv(nn.Module):
         )
         bias = (
             self.param("bias", self.bias_init, (self.features,), self.param_dtype)
-            if self.use_bias else None
+            if self.use_bias
+            else None
         )
         dtype = jnp.result_type(x, kernel)
         return conv2d(
-            x.astype(dtype), kernel.astype(dtype),
+            x.astype(dtype),
+            kernel.astype(dtype),
             None if bias is None else bias.astype(dtype),
-            padding=self.padding, method=self.method, input_grad=self.input_grad,
+            padding=self.padding,
+            method=self.method,
+            input_grad=self.input_grad,
             batch_chunk=self.batch_chunk,
         )

@@ -38,8 +38,12 @@ NUM_CLASSES = 10
 
 # (name, out_channels, padding) of the six 3x3 convolutions, in order.
 CONV_LAYERS = (
-    ("conv1", 6, 1), ("conv2", 10, 1), ("conv3", 20, 1),
-    ("conv4", 40, 2), ("conv5", 80, 2), ("conv6", 160, 2),
+    ("conv1", 6, 1),
+    ("conv2", 10, 1),
+    ("conv3", 20, 1),
+    ("conv4", 40, 2),
+    ("conv5", 80, 2),
+    ("conv6", 160, 2),
 )
 # (name, out_features) of the three linear layers.
 DENSE_LAYERS = (("fc1", 1024), ("fc2", 128), ("fc3", NUM_CLASSES))
@@ -162,7 +166,10 @@ class CNN(nn.Module):
             # hw4jax.cnn.conv.Conv is nn.Conv (same variables, init and function) with gradients
             # that are fast on CPU (XLA's own are slow there for these layers).
             return Conv(
-                features, (3, 3), padding=((pad, pad), (pad, pad)), name=name,
+                features,
+                (3, 3),
+                padding=((pad, pad), (pad, pad)),
+                name=name,
                 kernel_init=torch_default_kernel_init,
                 bias_init=torch_default_bias_init(fan_in),
                 param_dtype=self.param_dtype,
@@ -171,7 +178,8 @@ class CNN(nn.Module):
         def dense(index: int, inputs: jax.Array) -> jax.Array:
             name, features = DENSE_LAYERS[index]
             return nn.Dense(
-                features, name=name,
+                features,
+                name=name,
                 kernel_init=torch_default_kernel_init,
                 bias_init=torch_default_bias_init(inputs.shape[-1]),
                 param_dtype=self.param_dtype,

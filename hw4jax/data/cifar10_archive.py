@@ -23,8 +23,16 @@ import numpy as np
 IMAGE_SHAPE = (32, 32, 3)
 # The ten classes in label order (the archive's batches.meta.txt, tfds's ClassLabel names).
 CLASS_NAMES = (
-    "airplane", "automobile", "bird", "cat", "deer",
-    "dog", "frog", "horse", "ship", "truck",
+    "airplane",
+    "automobile",
+    "bird",
+    "cat",
+    "deer",
+    "dog",
+    "frog",
+    "horse",
+    "ship",
+    "truck",
 )
 RECORD_BYTES = 1 + 32 * 32 * 3
 RECORDS_PER_FILE = 10_000

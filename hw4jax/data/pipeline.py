@@ -111,7 +111,8 @@ def epoch_uniforms(augment_key: tf.Tensor, num_examples: int) -> tf.Tensor:
     would make TensorFlow loop over, op by op, for every image.
     """
     return tf.random.stateless_uniform(
-        [num_examples, augment_ops.NUM_UNIFORMS], seed=augment_key, dtype=tf.float32)
+        [num_examples, augment_ops.NUM_UNIFORMS], seed=augment_key, dtype=tf.float32
+    )
 
 
 def _shard_in_memory(
@@ -184,20 +185,27 @@ def train_dataset(
     if num_epochs < 1:
         raise ValueError(f"num_epochs {num_epochs} must be at least 1")
     total, indices, images, labels = _shard_in_memory(ds, process_index, process_count)
-    plan = _EpochPlan(seed=seed, first_epoch=epoch, skip_batches=skip_batches,
-                      batch_size=batch_size, chunk=augment_chunk, process_index=process_index,
-                      total=total, indices=indices, images=images, labels=labels,
-                      augment=augment)
+    plan = _EpochPlan(
+        seed=seed,
+        first_epoch=epoch,
+        skip_batches=skip_batches,
+        batch_size=batch_size,
+        chunk=augment_chunk,
+        process_index=process_index,
+        total=total,
+        indices=indices,
+        images=images,
+        labels=labels,
+        augment=augment,
+    )
     out = tf.data.Dataset.range(epoch, epoch + num_epochs).flat_map(plan.epoch_chunks)
     # deterministic=True overrides any tf.data.Options the caller sets: batches come in
     # the order drawn above, whatever the parallelism.
-    out = out.map(plan.chunk_examples, num_parallel_calls=num_parallel_calls,
-                  deterministic=True)
+    out = out.map(plan.chunk_examples, num_parallel_calls=num_parallel_calls, deterministic=True)
     # Every epoch holds a multiple of batch_size examples, so no batch straddles two
     # epochs and drop_remainder drops nothing (it only gives the batch a static size).
     out = out.rebatch(batch_size, drop_remainder=True)
-    out = out.apply(tf.data.experimental.assert_cardinality(
-        num_epochs * plan.steps - skip_batches))
+    out = out.apply(tf.data.experimental.assert_cardinality(num_epochs * plan.steps - skip_batches))
     return out.prefetch(tf.data.AUTOTUNE)
 
 
@@ -212,22 +220,24 @@ class _EpochPlan:
     batch_size: int
     chunk: int
     process_index: int
-    total: int               # examples in the whole split (all processes)
-    indices: tf.Tensor       # int64 [n]: each local example's position in the split
-    images: tf.Tensor        # uint8 [n, 32, 32, 3]
-    labels: tf.Tensor        # int64 [n]
+    total: int  # examples in the whole split (all processes)
+    indices: tf.Tensor  # int64 [n]: each local example's position in the split
+    images: tf.Tensor  # uint8 [n, 32, 32, 3]
+    labels: tf.Tensor  # int64 [n]
     augment: augment_ops.AugmentConfig | None
 
     def __post_init__(self) -> None:
         n, steps = self.num_local, self.steps
         if self.batch_size < 1 or steps == 0:
             raise ValueError(
-                f"batch_size {self.batch_size} must lie in [1, {n}] (examples per process)")
+                f"batch_size {self.batch_size} must lie in [1, {n}] (examples per process)"
+            )
         if self.chunk < 1:
             raise ValueError(f"augment_chunk {self.chunk} must be at least 1")
         if not 0 <= self.skip_batches <= steps:
             raise ValueError(
-                f"skip_batches {self.skip_batches} must lie in [0, {steps}] (one epoch)")
+                f"skip_batches {self.skip_batches} must lie in [0, {steps}] (one epoch)"
+            )
 
     @property
     def num_local(self) -> int:
@@ -246,7 +256,8 @@ class _EpochPlan:
         # Processes hold different examples: give each its own order too.
         shuffle_key = tf.random.experimental.stateless_fold_in(shuffle_key, self.process_index)
         order = tf.random.experimental.stateless_shuffle(
-            tf.range(self.num_local, dtype=tf.int64), shuffle_key)
+            tf.range(self.num_local, dtype=tf.int64), shuffle_key
+        )
         skip = tf.where(e == self.first_epoch, self.skip_batches, 0)
         order = order[skip * self.batch_size : self.steps * self.batch_size]
         uniforms = epoch_uniforms(augment_key, self.total)

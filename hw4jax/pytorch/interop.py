@@ -164,7 +164,7 @@ def _to_numpy(value: Any, what: str) -> np.ndarray:
 
 
 def state_dict_to_variables(
-    state_dict: Mapping[str, Any]
+    state_dict: Mapping[str, Any],
 ) -> dict[str, dict[str, dict[str, np.ndarray]]]:
     """PyTorch ``Net`` state_dict -> Flax variables of ``hw4jax.cnn.model.CNN``.
 
@@ -266,10 +266,13 @@ def variables_to_state_dict(
             f"num_batches_tracked must be an integer >= 0 (the train step count), "
             f"got {num_batches_tracked!r}"
         )
-    params = {layer: {k: np.asarray(v) for k, v in d.items()}
-              for layer, d in variables["params"].items()}
-    stats = {layer: {k: np.asarray(v) for k, v in d.items()}
-             for layer, d in variables["batch_stats"].items()}
+    params = {
+        layer: {k: np.asarray(v) for k, v in d.items()} for layer, d in variables["params"].items()
+    }
+    stats = {
+        layer: {k: np.asarray(v) for k, v in d.items()}
+        for layer, d in variables["batch_stats"].items()
+    }
     sd: dict[str, np.ndarray] = {}
     for name, index in TORCH_CONV_INDEX.items():
         key = f"conv_layer.{index}"
@@ -361,6 +364,7 @@ def export_checkpoint(
     state, _ = checkpoints.restore_state(workdir, step=step)
     state_dict = variables_to_state_dict(
         {"params": state.params, "batch_stats": state.batch_stats},
-        num_batches_tracked=int(np.asarray(state.step)))
+        num_batches_tracked=int(np.asarray(state.step)),
+    )
     save_state_dict_file(state_dict, out_pt)
     return state_dict

@@ -26,21 +26,33 @@ class Net(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.conv_layer = nn.Sequential(
-            nn.Conv2d(3, 6, 3, padding=1), nn.BatchNorm2d(6), nn.ReLU(),
-            nn.Conv2d(6, 10, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(3, 6, 3, padding=1),
+            nn.BatchNorm2d(6),
+            nn.ReLU(),
+            nn.Conv2d(6, 10, 3, padding=1),
+            nn.ReLU(),
             nn.MaxPool2d(2),
-            nn.Conv2d(10, 20, 3, padding=1), nn.BatchNorm2d(20), nn.ReLU(),
-            nn.Conv2d(20, 40, 3, padding=2), nn.ReLU(),
+            nn.Conv2d(10, 20, 3, padding=1),
+            nn.BatchNorm2d(20),
+            nn.ReLU(),
+            nn.Conv2d(20, 40, 3, padding=2),
+            nn.ReLU(),
             nn.MaxPool2d(2),
             nn.Dropout(0.1),
-            nn.Conv2d(40, 80, 3, padding=2), nn.BatchNorm2d(80), nn.ReLU(),
-            nn.Conv2d(80, 160, 3, padding=2), nn.ReLU(),
+            nn.Conv2d(40, 80, 3, padding=2),
+            nn.BatchNorm2d(80),
+            nn.ReLU(),
+            nn.Conv2d(80, 160, 3, padding=2),
+            nn.ReLU(),
             nn.MaxPool2d(2),
         )
         self.fc_layer = nn.Sequential(
-            nn.Dropout(0.1), nn.Flatten(),
-            nn.Linear(160 * 6 * 6, 1024), nn.ReLU(),
-            nn.Linear(1024, 128), nn.ReLU(),
+            nn.Dropout(0.1),
+            nn.Flatten(),
+            nn.Linear(160 * 6 * 6, 1024),
+            nn.ReLU(),
+            nn.Linear(1024, 128),
+            nn.ReLU(),
             nn.Dropout(0.1),
             nn.Linear(128, 10),
         )
@@ -50,7 +62,11 @@ class Net(nn.Module):
 
 
 def make_torch_optimizer(
-    name: str, params, learning_rate: float, *, momentum: float = 0.9,
+    name: str,
+    params,
+    learning_rate: float,
+    *,
+    momentum: float = 0.9,
     weight_decay: float = 0.01,
 ) -> torch.optim.Optimizer:
     """The torch.optim counterpart of ``hw4jax.training.optimizers.make_optimizer(name, ...)``."""
@@ -66,7 +82,9 @@ def make_torch_optimizer(
 
 
 def train_step(
-    model: nn.Module, optimizer: torch.optim.Optimizer, images: torch.Tensor,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    images: torch.Tensor,
     labels: torch.Tensor,
 ) -> float:
     """One step of the homework's loop: forward in train mode, CrossEntropyLoss (mean),

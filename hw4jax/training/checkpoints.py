@@ -28,12 +28,15 @@ CHECKPOINT_DIR = "checkpoints"
 STATE_FIELDS = ("optimizer", "learning_rate", "momentum", "weight_decay")
 
 
-def checkpoint_manager(workdir: str | Path, *, max_to_keep: int = 3,
-                       read_only: bool = False) -> ocp.CheckpointManager:
+def checkpoint_manager(
+    workdir: str | Path, *, max_to_keep: int = 3, read_only: bool = False
+) -> ocp.CheckpointManager:
     """The orbax manager of ``<workdir>/checkpoints`` (created unless ``read_only``)."""
     directory = Path(workdir).absolute() / CHECKPOINT_DIR
     options = ocp.CheckpointManagerOptions(
-        max_to_keep=max_to_keep, create=not read_only, read_only=read_only,
+        max_to_keep=max_to_keep,
+        create=not read_only,
+        read_only=read_only,
         enable_async_checkpointing=False,
     )
     return ocp.CheckpointManager(directory, options=options, item_names=("state", "progress"))
@@ -48,14 +51,19 @@ def save_checkpoint(manager: ocp.CheckpointManager, state: Any, progress: dict) 
     step = int(jax.device_get(state.step))
     if step in manager.all_steps():
         return False
-    manager.save(step, args=ocp.args.Composite(
-        state=ocp.args.StandardSave(state), progress=ocp.args.JsonSave(progress)))
+    manager.save(
+        step,
+        args=ocp.args.Composite(
+            state=ocp.args.StandardSave(state), progress=ocp.args.JsonSave(progress)
+        ),
+    )
     manager.wait_until_finished()
     return True
 
 
-def restore_checkpoint(manager: ocp.CheckpointManager, template: Any, *,
-                       step: int | None = None) -> tuple[Any, dict]:
+def restore_checkpoint(
+    manager: ocp.CheckpointManager, template: Any, *, step: int | None = None
+) -> tuple[Any, dict]:
     """Restores (state, progress) at ``step`` (default: the latest).
 
     Args:
@@ -73,8 +81,12 @@ def restore_checkpoint(manager: ocp.CheckpointManager, template: Any, *,
             "--workdir ...) or point --workdir at a run's directory"
         )
     abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, template)
-    restored = manager.restore(step, args=ocp.args.Composite(
-        state=ocp.args.StandardRestore(abstract), progress=ocp.args.JsonRestore()))
+    restored = manager.restore(
+        step,
+        args=ocp.args.Composite(
+            state=ocp.args.StandardRestore(abstract), progress=ocp.args.JsonRestore()
+        ),
+    )
     return restored.state, restored.progress
 
 
@@ -94,8 +106,9 @@ def latest_step(workdir: str | Path) -> int | None:
     return checkpoint_manager(workdir, read_only=True).latest_step()
 
 
-def restore_state(workdir: str | Path, config: Config | None = None, *,
-                  step: int | None = None) -> tuple[TrainState, dict]:
+def restore_state(
+    workdir: str | Path, config: Config | None = None, *, step: int | None = None
+) -> tuple[TrainState, dict]:
     """The (state, progress) of ``workdir``'s latest checkpoint (or ``step``), on the default
     device, for use outside a run (export, evaluation). The optimizer settings (they shape
     opt_state) come from ``config``, by default from the checkpoint's own config; progress

@@ -27,8 +27,13 @@ TORCH_ADAMW_WEIGHT_DECAY = 0.01
 DEFAULT_MOMENTUM = 0.9
 
 
-def check_hyperparameters(name: str, learning_rate: float, *, momentum: float = DEFAULT_MOMENTUM,
-                          weight_decay: float = TORCH_ADAMW_WEIGHT_DECAY) -> None:
+def check_hyperparameters(
+    name: str,
+    learning_rate: float,
+    *,
+    momentum: float = DEFAULT_MOMENTUM,
+    weight_decay: float = TORCH_ADAMW_WEIGHT_DECAY,
+) -> None:
     """Raises ValueError naming the field unless ``name`` is one of ``OPTIMIZERS``, the
     learning rate a finite number > 0, momentum in [0, 1) and weight decay >= 0.
 
@@ -37,10 +42,15 @@ def check_hyperparameters(name: str, learning_rate: float, *, momentum: float = 
     """
     if name not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {name!r}: choose one of {', '.join(OPTIMIZERS)}")
-    if not (isinstance(learning_rate, numbers.Real) and not isinstance(learning_rate, bool)
-            and math.isfinite(learning_rate) and learning_rate > 0):
+    if not (
+        isinstance(learning_rate, numbers.Real)
+        and not isinstance(learning_rate, bool)
+        and math.isfinite(learning_rate)
+        and learning_rate > 0
+    ):
         raise ValueError(
-            f"learning_rate must be a finite number > 0, got {learning_rate!r} (e.g. 1e-3)")
+            f"learning_rate must be a finite number > 0, got {learning_rate!r} (e.g. 1e-3)"
+        )
     if not 0 <= momentum < 1:
         raise ValueError(f"momentum must be in [0, 1), got {momentum!r}")
     if not weight_decay >= 0:

@@ -1,8 +1,8 @@
 """What a training run leaves in its workdir and prints: metrics files, the plot, the tables.
 
-  metrics.jsonl  one JSON object per finished epoch (``hw4jax.training.loop``'s history records)
-  results.json   the final results (losses, accuracies, per class, config, device, timing)
-  metrics.png    loss and accuracy per epoch
+metrics.jsonl  one JSON object per finished epoch (``hw4jax.training.loop``'s history records)
+results.json   the final results (losses, accuracies, per class, config, device, timing)
+metrics.png    loss and accuracy per epoch
 """
 
 from __future__ import annotations
@@ -81,8 +81,9 @@ def epoch_line(record: dict) -> str:
     )
 
 
-def accuracy_table(per_class_correct: Sequence[int], per_class_count: Sequence[int],
-                   class_names: Sequence[str]) -> str:
+def accuracy_table(
+    per_class_correct: Sequence[int], per_class_count: Sequence[int], class_names: Sequence[str]
+) -> str:
     """The overall test accuracy, then one line per class (as the homework prints them)."""
     correct, count = sum(per_class_correct), sum(per_class_count)
     lines = [f"Test accuracy: {100 * correct / max(count, 1):.2f}% ({correct}/{count})"]
@@ -92,8 +93,9 @@ def accuracy_table(per_class_correct: Sequence[int], per_class_count: Sequence[i
     return "\n".join(lines)
 
 
-def run_results(history: list[dict], test: dict, *, config: dict, device: dict, step: int,
-                seconds: float) -> dict:
+def run_results(
+    history: list[dict], test: dict, *, config: dict, device: dict, step: int, seconds: float
+) -> dict:
     """What ``results.json`` holds: the config, the device, the per-epoch ``history``, the
     last epoch's train figures, the ``test`` figures overall and per class, and timings."""
     last = history[-1] if history else {}
@@ -107,8 +109,9 @@ def run_results(history: list[dict], test: dict, *, config: dict, device: dict, 
         "train_accuracy": last.get("train_accuracy"),
         "test_loss": test["loss"],
         "test_accuracy": test["accuracy"],
-        "per_class_accuracy": {n: c / k if k else None
-                               for n, c, k in zip(CLASS_NAMES, test["correct"], test["count"])},
+        "per_class_accuracy": {
+            n: c / k if k else None for n, c, k in zip(CLASS_NAMES, test["correct"], test["count"])
+        },
         "per_class_correct": dict(zip(CLASS_NAMES, test["correct"])),
         "per_class_count": dict(zip(CLASS_NAMES, test["count"])),
         "train_seconds": sum(r["seconds"] for r in history),

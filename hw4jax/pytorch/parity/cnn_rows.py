@@ -30,9 +30,14 @@ from hw4jax.pytorch.parity.runs import CnnRuns
 
 
 def cnn_rows(
-    state_dict: Mapping[str, np.ndarray], batches: list[tuple[np.ndarray, np.ndarray]], *,
-    precision: str, device: str = "cpu", learning_rates: Mapping[str, float] | None = None,
-    optimizer_names: Sequence[str] = OPTIMIZER_NAMES, runs: CnnRuns | None = None,
+    state_dict: Mapping[str, np.ndarray],
+    batches: list[tuple[np.ndarray, np.ndarray]],
+    *,
+    precision: str,
+    device: str = "cpu",
+    learning_rates: Mapping[str, float] | None = None,
+    optimizer_names: Sequence[str] = OPTIMIZER_NAMES,
+    runs: CnnRuns | None = None,
 ) -> list[Row]:
     """Compares hw4jax's CNN with PyTorch's Net from the same weights.
 
@@ -59,17 +64,22 @@ def cnn_rows(
     """
     if precision not in ("float64", "float32"):
         raise ValueError(f"precision must be 'float64' or 'float32', got {precision!r}")
-    runs = runs or CnnRuns(state_dict, batches, device=device, learning_rates=learning_rates,
-                           optimizer_names=optimizer_names)
+    runs = runs or CnnRuns(
+        state_dict,
+        batches,
+        device=device,
+        learning_rates=learning_rates,
+        optimizer_names=optimizer_names,
+    )
     judge = _Float64Judge(runs) if precision == "float64" else _Float32Judge(runs)
     rows = judge.header_rows()
     rows += _forward_rows(judge)
     rows += _gradient_rows(judge)
     rows += _running_stat_rows(judge)
     for name in runs.optimizer_names:
-        rows += _optimizer_rows(judge, name, lr=runs.learning_rates[name],
-                                steps=len(runs.batches))
+        rows += _optimizer_rows(judge, name, lr=runs.learning_rates[name], steps=len(runs.batches))
     return rows
+
 
 class _Float64Judge:
     """float64 rows: hw4jax against PyTorch, both computing in float64."""
@@ -82,19 +92,43 @@ class _Float64Judge:
 
     def header_rows(self) -> list[Row]:
         dtypes = self.got.dtypes
-        return [Row("f64 dtype of logits, loss, grads, batch_stats", None, None, 0.0, "exact",
-                    dtypes == {"float64"}, f"hw4jax computed in {', '.join(sorted(dtypes))}")]
+        return [
+            Row(
+                "f64 dtype of logits, loss, grads, batch_stats",
+                None,
+                None,
+                0.0,
+                "exact",
+                dtypes == {"float64"},
+                f"hw4jax computed in {', '.join(sorted(dtypes))}",
+            )
+        ]
 
-    def row(self, quantity: str, pick: Callable[[Computed], np.ndarray], *, noise: bool = False,
-            smooth: bool = False, tolerance: float = F64_REL, allowance: float = 0.0,
-            note: str = "") -> Row:
+    def row(
+        self,
+        quantity: str,
+        pick: Callable[[Computed], np.ndarray],
+        *,
+        noise: bool = False,
+        smooth: bool = False,
+        tolerance: float = F64_REL,
+        allowance: float = 0.0,
+        note: str = "",
+    ) -> Row:
         """``pick`` selects the quantity from a ``Computed``. Noise rows (exactly zero in
         exact arithmetic) compare absolute errors."""
         del smooth, allowance  # float32's
         if noise:
-            return compare(quantity, pick(self.got), pick(self.want), tolerance=F64_NOISE_ABS,
-                           criterion="abs", note=note)
+            return compare(
+                quantity,
+                pick(self.got),
+                pick(self.want),
+                tolerance=F64_NOISE_ABS,
+                criterion="abs",
+                note=note,
+            )
         return compare(quantity, pick(self.got), pick(self.want), tolerance=tolerance, note=note)
+
 
 class _Float32Judge:
     """float32 rows: hw4jax's and PyTorch's float32 errors against float64."""
@@ -110,43 +144,82 @@ class _Float32Judge:
     def header_rows(self) -> list[Row]:
         ours, theirs = self.runs.differences("hw4jax"), self.runs.differences("pytorch")
         forwards = 1 + len(self.runs.optimizer_names) * len(self.runs.batches)
-        return [Row("f32 ReLU/max-pool decisions unlike float64", float(ours), None, 0.0,
-                    "info", True,
-                    f"hw4jax {ours}, PyTorch {theirs} over {forwards} train-mode forwards: "
-                    "gradients and steps are compared with float64 on each one's own branch")]
+        return [
+            Row(
+                "f32 ReLU/max-pool decisions unlike float64",
+                float(ours),
+                None,
+                0.0,
+                "info",
+                True,
+                f"hw4jax {ours}, PyTorch {theirs} over {forwards} train-mode forwards: "
+                "gradients and steps are compared with float64 on each one's own branch",
+            )
+        ]
 
-    def row(self, quantity: str, pick: Callable[[Computed], np.ndarray], *, noise: bool = False,
-            smooth: bool = False, tolerance: float | None = None, allowance: float = 0.0,
-            note: str = "") -> Row:
+    def row(
+        self,
+        quantity: str,
+        pick: Callable[[Computed], np.ndarray],
+        *,
+        noise: bool = False,
+        smooth: bool = False,
+        tolerance: float | None = None,
+        allowance: float = 0.0,
+        note: str = "",
+    ) -> Row:
         """Smooth quantities (values, not derivatives: logits, loss) are compared with the
         plain float64 run; gradients and what follows them with each one's branch."""
         del noise, tolerance  # float64's; here the bound comes from PyTorch's own error
         ours = self.exact if smooth else self.on_branch["hw4jax"]
         theirs = self.exact if smooth else self.on_branch["pytorch"]
-        return compare_to_reference(quantity, pick(self.got), pick(self.other), pick(ours),
-                                    torch_reference=pick(theirs), allowance=allowance,
-                                    note=note)
+        return compare_to_reference(
+            quantity,
+            pick(self.got),
+            pick(self.other),
+            pick(ours),
+            torch_reference=pick(theirs),
+            allowance=allowance,
+            note=note,
+        )
+
 
 def _forward_rows(judge) -> list[Row]:
     """Eval logits (running statistics), then train-mode logits and loss (batch statistics,
     dropout off)."""
-    return [judge.row(f"{judge.tag} {name}", lambda c, name=name: c.forward[name], smooth=True)
-            for name in ("eval logits", "train logits", "train loss")]
+    return [
+        judge.row(f"{judge.tag} {name}", lambda c, name=name: c.forward[name], smooth=True)
+        for name in ("eval logits", "train logits", "train loss")
+    ]
+
 
 def _gradient_rows(judge) -> list[Row]:
     """The first batch's gradient of every parameter, one row each."""
-    return [judge.row(f"{judge.tag} grad {path}", lambda c, path=path: c.grads[path],
-                      noise=is_bn_fed_bias(path),
-                      note="true gradient is 0 (feeds a BatchNorm): rounding noise"
-                      if is_bn_fed_bias(path) else "")
-            for path in judge.got.grads]
+    return [
+        judge.row(
+            f"{judge.tag} grad {path}",
+            lambda c, path=path: c.grads[path],
+            noise=is_bn_fed_bias(path),
+            note="true gradient is 0 (feeds a BatchNorm): rounding noise"
+            if is_bn_fed_bias(path)
+            else "",
+        )
+        for path in judge.got.grads
+    ]
+
 
 def _running_stat_rows(judge) -> list[Row]:
     """BatchNorm running statistics after the first batch's train step (values of the
     forward, so smooth)."""
-    return [judge.row(f"{judge.tag} running {path} after 1 step",
-                      lambda c, path=path: c.stats[path], smooth=True)
-            for path in judge.got.stats]
+    return [
+        judge.row(
+            f"{judge.tag} running {path} after 1 step",
+            lambda c, path=path: c.stats[path],
+            smooth=True,
+        )
+        for path in judge.got.stats
+    ]
+
 
 def _optimizer_rows(judge, name: str, *, lr: float, steps: int) -> list[Row]:
     """Three rows for k steps of one optimizer: the worst tensor of all parameters but the
@@ -162,10 +235,28 @@ def _optimizer_rows(judge, name: str, *, lr: float, steps: int) -> list[Row]:
     note = "Adam scales gradient rounding by lr/eps where |g| < eps" if adam else ""
     tolerance = F64_ADAM_REL if adam else F64_REL
     rows = [
-        worst([judge.row(f"{label}, params", lambda c, p=p: c.steps[name][0][p],
-                          tolerance=tolerance) for p in kept], kept, note=note),
-        worst([judge.row(f"{label}, running stats", lambda c, p=p: c.steps[name][1][p],
-                          tolerance=tolerance) for p in stats], list(stats), note=note),
+        worst(
+            [
+                judge.row(
+                    f"{label}, params", lambda c, p=p: c.steps[name][0][p], tolerance=tolerance
+                )
+                for p in kept
+            ],
+            kept,
+            note=note,
+        ),
+        worst(
+            [
+                judge.row(
+                    f"{label}, running stats",
+                    lambda c, p=p: c.steps[name][1][p],
+                    tolerance=tolerance,
+                )
+                for p in stats
+            ],
+            list(stats),
+            note=note,
+        ),
     ]
     biases = [p for p in params if is_bn_fed_bias(p)]
     quantity = f"{label}, {'/'.join(b.split('/')[0] for b in biases)} bias"
@@ -176,9 +267,16 @@ def _optimizer_rows(judge, name: str, *, lr: float, steps: int) -> list[Row]:
     if adam:
         rows.append(_adam_noise_row(judge, quantity, pick, lr=lr, steps=steps))
     else:
-        rows.append(judge.row(quantity, pick, noise=True,
-                              note="zero true gradient: rounding noise times the steps"))
+        rows.append(
+            judge.row(
+                quantity,
+                pick,
+                noise=True,
+                note="zero true gradient: rounding noise times the steps",
+            )
+        )
     return rows
+
 
 def _adam_float32_rows(judge: _Float32Judge, *, lr: float, steps: int) -> list[Row]:
     """k float32 Adam steps: parameters, running statistics, the BN-fed conv biases.
@@ -196,42 +294,88 @@ def _adam_float32_rows(judge: _Float32Judge, *, lr: float, steps: int) -> list[R
     label = f"f32 adam: {steps} steps"
     params, stats = judge.got.steps["adam"]
     kept = [p for p in params if not is_bn_fed_bias(p)]
-    allowance = lr * sum(adam_step_ratio_bound(t) * optax_adam_step_error(t)
-                         for t in range(1, steps + 1))
+    allowance = lr * sum(
+        adam_step_ratio_bound(t) * optax_adam_step_error(t) for t in range(1, steps + 1)
+    )
     runs = {"hw4jax": judge.got, "pytorch": judge.other}
     rows = []
     for path in kept:
-        grad_error = np.max(np.abs(judge.other.grads[path]
-                                   - judge.on_branch["pytorch"].grads[path]))
+        grad_error = np.max(
+            np.abs(judge.other.grads[path] - judge.on_branch["pytorch"].grads[path])
+        )
         errors = {}
         for framework, run in runs.items():
             ref = judge.on_branch[framework]
-            unit = _adam_error_unit(ref.steps["adam"][0][path], ref.adam_rms[path], lr=lr,
-                                    steps=steps, grad_error=grad_error, allowance=allowance)
-            errors[framework] = float(np.max(
-                np.abs(run.steps["adam"][0][path] - ref.steps["adam"][0][path]) / unit))
+            unit = _adam_error_unit(
+                ref.steps["adam"][0][path],
+                ref.adam_rms[path],
+                lr=lr,
+                steps=steps,
+                grad_error=grad_error,
+                allowance=allowance,
+            )
+            errors[framework] = float(
+                np.max(np.abs(run.steps["adam"][0][path] - ref.steps["adam"][0][path]) / unit)
+            )
         bound = F32_FACTOR * errors["pytorch"] + F32_ULPS
-        rows.append(Row(f"{label}, params", errors["hw4jax"], None, bound, "units",
-                        bool(errors["hw4jax"] <= bound), torch_error=errors["pytorch"],
-                        torch_rel_error=errors["pytorch"]))
-    rows = [worst(rows, kept, note=f"errors in units of ulp + Adam's amplification of "
-                                    f"PyTorch's gradient error + {allowance:.2g} (optax's "
-                                    "float32 bias corrections)")]
-    rows.append(worst([judge.row(f"{label}, running stats", lambda c, p=p: c.steps["adam"][1][p])
-                        for p in stats], list(stats)))
+        rows.append(
+            Row(
+                f"{label}, params",
+                errors["hw4jax"],
+                None,
+                bound,
+                "units",
+                bool(errors["hw4jax"] <= bound),
+                torch_error=errors["pytorch"],
+                torch_rel_error=errors["pytorch"],
+            )
+        )
+    rows = [
+        worst(
+            rows,
+            kept,
+            note=f"errors in units of ulp + Adam's amplification of "
+            f"PyTorch's gradient error + {allowance:.2g} (optax's "
+            "float32 bias corrections)",
+        )
+    ]
+    rows.append(
+        worst(
+            [
+                judge.row(f"{label}, running stats", lambda c, p=p: c.steps["adam"][1][p])
+                for p in stats
+            ],
+            list(stats),
+        )
+    )
     biases = [p for p in params if is_bn_fed_bias(p)]
-    rows.append(_adam_noise_row(
-        judge, f"{label}, {'/'.join(b.split('/')[0] for b in biases)} bias",
-        lambda c: np.concatenate([c.steps["adam"][0][p] for p in biases]), lr=lr, steps=steps))
+    rows.append(
+        _adam_noise_row(
+            judge,
+            f"{label}, {'/'.join(b.split('/')[0] for b in biases)} bias",
+            lambda c: np.concatenate([c.steps["adam"][0][p] for p in biases]),
+            lr=lr,
+            steps=steps,
+        )
+    )
     return rows
 
-def _adam_error_unit(reference: np.ndarray, rms: np.ndarray, *, lr: float, steps: int,
-                     grad_error: float, allowance: float) -> np.ndarray:
+
+def _adam_error_unit(
+    reference: np.ndarray,
+    rms: np.ndarray,
+    *,
+    lr: float,
+    steps: int,
+    grad_error: float,
+    allowance: float,
+) -> np.ndarray:
     """Per element, the float32 error k Adam steps can carry: the parameter's own ulp, a
     gradient error ``grad_error`` amplified by 2 lr / (sqrt(v_hat) + eps) in each of the
     ``steps`` (``rms`` is the smallest sqrt(v_hat_t) over them), and ``allowance``."""
     amplification = 2 * lr * steps / (rms + ADAM_EPS)
     return EPS32 * np.abs(reference) + amplification * grad_error + allowance
+
 
 def _adam_noise_row(judge, quantity: str, pick, *, lr: float, steps: int) -> Row:
     """Parameters that Adam steps on rounding noise (the BN-fed conv biases, whose true
@@ -252,7 +396,12 @@ def _adam_noise_row(judge, quantity: str, pick, *, lr: float, steps: int) -> Row
         ratios = [min(r, F64_NOISE_ABS / ADAM_EPS) for r in ratios]
     bound = 2 * lr * sum(ratios)
     formula = f"min(R_t, {F64_NOISE_ABS:g}/eps)" if x64 else "R_t"
-    return compare(quantity, pick(judge.got), pick(judge.other), tolerance=bound,
-                   criterion="abs",
-                   note=f"Adam steps on rounding noise: hw4jax vs PyTorch within 2 lr sum_t "
-                        f"{formula} = {bound:.3g}")
+    return compare(
+        quantity,
+        pick(judge.got),
+        pick(judge.other),
+        tolerance=bound,
+        criterion="abs",
+        note=f"Adam steps on rounding noise: hw4jax vs PyTorch within 2 lr sum_t "
+        f"{formula} = {bound:.3g}",
+    )

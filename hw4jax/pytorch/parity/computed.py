@@ -16,6 +16,7 @@ ReLUMask = np.ndarray  # bool, the ReLU's input shape (NHWC or [N, F]): x > 0
 
 PoolWeights = np.ndarray  # float32 [N, H//2, 2, W//2, 2, C]: each window's gradient routing
 
+
 @dataclasses.dataclass(frozen=True)
 class Computed:
     """Every compared quantity of one framework at one precision, as float64 numpy arrays.
@@ -40,12 +41,20 @@ class Computed:
     branches: dict[str, Any] = dataclasses.field(default_factory=dict)
     adam_rms: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
 
+
 def as_f64(tree: Mapping[str, Any]) -> dict[str, np.ndarray]:
     return {k: np.asarray(v, dtype=np.float64) for k, v in flatten(tree).items()}
+
 
 def float32_inputs(state_dict: Mapping[str, Any]) -> dict[str, np.ndarray]:
     """The state_dict with every float tensor rounded to float32 (the counter kept): the
     inputs both precisions start from, so that the float64 run is the exact-arithmetic
     reference of the float32 runs."""
-    return {k: (np.asarray(v) if k.endswith(torch_interop.NUM_BATCHES_TRACKED)
-                else np.asarray(v, dtype=np.float32)) for k, v in state_dict.items()}
+    return {
+        k: (
+            np.asarray(v)
+            if k.endswith(torch_interop.NUM_BATCHES_TRACKED)
+            else np.asarray(v, dtype=np.float32)
+        )
+        for k, v in state_dict.items()
+    }

@@ -69,8 +69,14 @@ class Row:
     torch_error: float | None = None
     torch_rel_error: float | None = None
 
+
 def compare(
-    quantity: str, got: Any, want: Any, *, tolerance: float, criterion: str = "rel",
+    quantity: str,
+    got: Any,
+    want: Any,
+    *,
+    tolerance: float,
+    criterion: str = "rel",
     note: str = "",
 ) -> Row:
     """A ``Row`` comparing ``got`` (hw4jax) with ``want`` (PyTorch), arrays of one shape.
@@ -80,8 +86,15 @@ def compare(
     got = np.asarray(got, dtype=np.float64)
     want = np.asarray(want, dtype=np.float64)
     if got.shape != want.shape:
-        return Row(quantity, None, None, tolerance, criterion, False,
-                   f"shape {got.shape} != PyTorch's {want.shape}")
+        return Row(
+            quantity,
+            None,
+            None,
+            tolerance,
+            criterion,
+            False,
+            f"shape {got.shape} != PyTorch's {want.shape}",
+        )
     err = float(np.max(np.abs(got - want), initial=0.0))
     scale = float(np.max(np.abs(want), initial=0.0))
     rel = err / scale if scale > 0 else (0.0 if err == 0 else math.inf)
@@ -89,9 +102,18 @@ def compare(
     passed = bool(value <= tolerance)  # False for NaN
     return Row(quantity, err, rel, tolerance, criterion, passed, note)
 
+
 def compare_to_reference(
-    quantity: str, got: Any, torch_got: Any, reference: Any, *, torch_reference: Any = None,
-    factor: float = F32_FACTOR, ulps: float = F32_ULPS, allowance: float = 0.0, note: str = "",
+    quantity: str,
+    got: Any,
+    torch_got: Any,
+    reference: Any,
+    *,
+    torch_reference: Any = None,
+    factor: float = F32_FACTOR,
+    ulps: float = F32_ULPS,
+    allowance: float = 0.0,
+    note: str = "",
 ) -> Row:
     """A float32 row: hw4jax's error against the float64 ``reference`` judged by PyTorch's.
 
@@ -107,13 +129,19 @@ def compare_to_reference(
     """
     if torch_reference is None:
         torch_reference = reference
-    arrays = [np.asarray(a, dtype=np.float64)
-              for a in (got, torch_got, reference, torch_reference)]
+    arrays = [np.asarray(a, dtype=np.float64) for a in (got, torch_got, reference, torch_reference)]
     got, torch_got, reference, torch_reference = arrays
     if len({a.shape for a in arrays}) > 1:
-        return Row(quantity, None, None, 0.0, "f64ref", False,
-                   f"shapes differ: hw4jax {got.shape}, PyTorch {torch_got.shape}, float64 "
-                   f"{reference.shape}")
+        return Row(
+            quantity,
+            None,
+            None,
+            0.0,
+            "f64ref",
+            False,
+            f"shapes differ: hw4jax {got.shape}, PyTorch {torch_got.shape}, float64 "
+            f"{reference.shape}",
+        )
     scale = float(np.max(np.abs(reference), initial=0.0))
     err = float(np.max(np.abs(got - reference), initial=0.0))
     torch_err = float(np.max(np.abs(torch_got - torch_reference), initial=0.0))
@@ -122,11 +150,22 @@ def compare_to_reference(
     def rel(e: float) -> float:
         return e / scale if scale > 0 else (0.0 if e == 0 else math.inf)
 
-    return Row(quantity, err, rel(err), bound, "f64ref", bool(err <= bound), note,
-               torch_error=torch_err, torch_rel_error=rel(torch_err))
+    return Row(
+        quantity,
+        err,
+        rel(err),
+        bound,
+        "f64ref",
+        bool(err <= bound),
+        note,
+        torch_error=torch_err,
+        torch_rel_error=rel(torch_err),
+    )
+
 
 def worst(rows: list[Row], names: list[str], *, note: str = "") -> Row:
     """The row of the tensor furthest past (or least inside) its bound, named in the note."""
+
     def margin(row: Row) -> float:
         value = (row.rel_error if row.criterion == "rel" else row.max_abs_error) or 0.0
         if row.tolerance > 0:
@@ -136,6 +175,7 @@ def worst(rows: list[Row], names: list[str], *, note: str = "") -> Row:
     name, row = max(zip(names, rows), key=lambda nr: (not nr[1].passed, margin(nr[1])))
     worst = f"worst of {len(rows)} tensors: {name}"
     return dataclasses.replace(row, note=f"{worst}; {note}" if note else worst)
+
 
 def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     """{'conv1': {'kernel': a}} -> {'conv1/kernel': a}."""
@@ -148,9 +188,11 @@ def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
             flat[path] = value
     return flat
 
+
 def is_bn_fed_bias(path: str) -> bool:
     layer, name = path.split("/")
     return layer in BN_FED_CONVS and name == "bias"
+
 
 def adam_step_ratio_bound(t: int, b1: float = 0.9, b2: float = 0.999) -> float:
     """The largest |m_hat_t| / sqrt(v_hat_t) of Adam at step t (1-based), over all gradient
@@ -166,7 +208,8 @@ def adam_step_ratio_bound(t: int, b1: float = 0.9, b2: float = 0.999) -> float:
     """
     a = [(1 - b1) * b1 ** (t - i) for i in range(1, t + 1)]
     c = [(1 - b2) * b2 ** (t - i) for i in range(1, t + 1)]
-    return math.sqrt(sum(x * x / y for x, y in zip(a, c))) * math.sqrt(1 - b2 ** t) / (1 - b1 ** t)
+    return math.sqrt(sum(x * x / y for x, y in zip(a, c))) * math.sqrt(1 - b2**t) / (1 - b1**t)
+
 
 @functools.cache
 def optax_adam_step_error(t: int, b1: float = 0.9, b2: float = 0.999) -> float:
@@ -183,10 +226,14 @@ def optax_adam_step_error(t: int, b1: float = 0.9, b2: float = 0.999) -> float:
     import jax.numpy as jnp
     import optax
 
-    state = optax.ScaleByAdamState(count=jnp.asarray(t - 1, jnp.int32),
-                                   mu=jnp.zeros((), jnp.float32), nu=jnp.zeros((), jnp.float32))
+    state = optax.ScaleByAdamState(
+        count=jnp.asarray(t - 1, jnp.int32),
+        mu=jnp.zeros((), jnp.float32),
+        nu=jnp.zeros((), jnp.float32),
+    )
     with jax.enable_x64(False):
         update, _ = jax.jit(optax.scale_by_adam(b1=b1, b2=b2, eps=0.0).update)(
-            jnp.ones((), jnp.float32), state)
-    exact = ((1 - b1) / (1 - b1 ** t)) / math.sqrt((1 - b2) / (1 - b2 ** t))
+            jnp.ones((), jnp.float32), state
+        )
+    exact = ((1 - b1) / (1 - b1**t)) / math.sqrt((1 - b2) / (1 - b2**t))
     return abs(float(update) / exact - 1)

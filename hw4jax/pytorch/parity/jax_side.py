@@ -35,6 +35,7 @@ def _decide(module, x):
     hit = (windows == windows.max(axis=(2, 4), keepdims=True)).astype(x.dtype)
     return hit / hit.sum(axis=(2, 4), keepdims=True)
 
+
 def _follow(module, x, decision):
     """``module``'s output on ``x`` along ``decision``: x where the mask is set (ReLU), the
     windows weighted by the routing (max-pool); the gradient takes the same route."""
@@ -45,6 +46,7 @@ def _follow(module, x, decision):
     if isinstance(module, ReLU):
         return jnp.where(decision, x, 0)
     return jnp.sum(pool_windows(x) * decision.astype(x.dtype), axis=(2, 4))
+
 
 def _record_branch(next_fun, args, kwargs, context):
     """flax interceptor: each ReLU and max-pool decides once, sows the decision into
@@ -63,6 +65,7 @@ def _record_branch(next_fun, args, kwargs, context):
     module.sow("branch", "decision", decision)
     return _follow(module, args[0], decision)
 
+
 def _pinned_branch(branch: Mapping[str, np.ndarray]):
     """flax interceptor: each ReLU and max-pool follows the recorded decision instead of
     making its own."""
@@ -75,6 +78,7 @@ def _pinned_branch(branch: Mapping[str, np.ndarray]):
         return next_fun(*args, **kwargs)
 
     return interceptor
+
 
 @functools.cache
 def _jax_cnn_fns():
@@ -92,14 +96,20 @@ def _jax_cnn_fns():
         interceptor = _record_branch if branch is None else _pinned_branch(branch)
         with nn.intercept_methods(interceptor):
             logits, updates = model.apply(
-                {"params": params, "batch_stats": batch_stats}, images, train=True,
-                mutable=["batch_stats", "branch"])
+                {"params": params, "batch_stats": batch_stats},
+                images,
+                train=True,
+                mutable=["batch_stats", "branch"],
+            )
         loss = optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
         decisions = {name: d["decision"][0] for name, d in updates.get("branch", {}).items()}
         return loss, (logits, updates["batch_stats"], decisions)
 
-    return (jax.jit(jax.value_and_grad(loss_fn, has_aux=True)),
-            jax.jit(lambda v, images: model.apply(v, images, train=False)))
+    return (
+        jax.jit(jax.value_and_grad(loss_fn, has_aux=True)),
+        jax.jit(lambda v, images: model.apply(v, images, train=False)),
+    )
+
 
 @functools.cache
 def _adam_min_rms_fn():
@@ -113,6 +123,7 @@ def _adam_min_rms_fn():
         return rms if previous is None else jax.tree.map(jnp.minimum, rms, previous)
 
     return jax.jit(min_rms)
+
 
 @functools.cache
 def _jax_optimizer_fns(name: str, learning_rate: float):
@@ -130,8 +141,16 @@ def _jax_optimizer_fns(name: str, learning_rate: float):
 
     return jax.jit(tx.init), jax.jit(apply_grads)
 
-def compute_hw4jax(sd, batches, *, x64: bool, learning_rates, optimizer_names,
-              branches: Mapping[str, Any] | None = None) -> Computed:
+
+def compute_hw4jax(
+    sd,
+    batches,
+    *,
+    x64: bool,
+    learning_rates,
+    optimizer_names,
+    branches: Mapping[str, Any] | None = None,
+) -> Computed:
     """hw4jax's CNN from ``sd`` (float32 values) in float64 or float32. Records the branch of
     every train-mode forward, or, given ``branches``, follows them."""
     import jax
@@ -139,8 +158,10 @@ def compute_hw4jax(sd, batches, *, x64: bool, learning_rates, optimizer_names,
     import optax
 
     dtype = np.float64 if x64 else np.float32
-    sd = {k: v if k.endswith(torch_interop.NUM_BATCHES_TRACKED) else v.astype(dtype)
-          for k, v in sd.items()}
+    sd = {
+        k: v if k.endswith(torch_interop.NUM_BATCHES_TRACKED) else v.astype(dtype)
+        for k, v in sd.items()
+    }
     variables = jax.tree.map(jnp.asarray, torch_interop.state_dict_to_variables(sd))
     grad_fn, eval_fn = _jax_cnn_fns()
 
@@ -155,9 +176,11 @@ def compute_hw4jax(sd, batches, *, x64: bool, learning_rates, optimizer_names,
     images, labels = batch(*batches[0])
     eval_logits = eval_fn(variables, images)
     (loss, (logits, stats, decisions)), grads = grad_fn(
-        variables["params"], variables["batch_stats"], images, labels, pinned("grad"))
-    dtypes = frozenset(str(a.dtype) for a in [eval_logits, loss, logits,
-                                               *jax.tree.leaves((stats, grads))])
+        variables["params"], variables["batch_stats"], images, labels, pinned("grad")
+    )
+    dtypes = frozenset(
+        str(a.dtype) for a in [eval_logits, loss, logits, *jax.tree.leaves((stats, grads))]
+    )
     recorded = {"grad": jax.device_get(decisions)}
     steps, adam_rms = {}, {}
     for name in optimizer_names:
@@ -167,7 +190,8 @@ def compute_hw4jax(sd, batches, *, x64: bool, learning_rates, optimizer_names,
         recorded[name], rms = [], None
         for index, step_batch in enumerate(batches):
             (_, (_, step_stats, decisions)), step_grads = grad_fn(
-                params, step_stats, *batch(*step_batch), pinned(name, index))
+                params, step_stats, *batch(*step_batch), pinned(name, index)
+            )
             params, opt_state = apply_grads(step_grads, opt_state, params)
             recorded[name].append(jax.device_get(decisions))
             if name == "adam":  # Adam's denominator scale at this step, its minimum so far
@@ -177,8 +201,15 @@ def compute_hw4jax(sd, batches, *, x64: bool, learning_rates, optimizer_names,
         if name == "adam":
             adam_rms = as_f64(rms)
     return Computed(
-        forward={"eval logits": np.asarray(eval_logits, np.float64),
-                 "train logits": np.asarray(logits, np.float64),
-                 "train loss": np.asarray(loss, np.float64)},
-        grads=as_f64(grads), stats=as_f64(stats), steps=steps, dtypes=dtypes,
-        branches={} if branches is not None else recorded, adam_rms=adam_rms)
+        forward={
+            "eval logits": np.asarray(eval_logits, np.float64),
+            "train logits": np.asarray(logits, np.float64),
+            "train loss": np.asarray(loss, np.float64),
+        },
+        grads=as_f64(grads),
+        stats=as_f64(stats),
+        steps=steps,
+        dtypes=dtypes,
+        branches={} if branches is not None else recorded,
+        adam_rms=adam_rms,
+    )

@@ -17,6 +17,7 @@ PURPOSE = "hw4jax's PyTorch cross-check"
 REPO_ROOT = Path(__file__).resolve().parents[3]
 AUGMENT_GOLDEN = REPO_ROOT / "tests" / "data" / "augment_golden.npz"
 
+
 def backprop_rows() -> list[Row]:
     """hw4jax.backprop's 2-2-1 loss, gradients (chain rule and jax.grad) and weights after
     each step of the homework's setting, against torch autograd in float64."""
@@ -42,16 +43,38 @@ def backprop_rows() -> list[Row]:
         it = f"2-2-1 iteration {step.iteration}"
         want_grad = grad.numpy()
         rows += [
-            compare(f"{it}: E", q["E"], loss.item(), tolerance=BACKPROP_ABS, criterion="abs",
-                    note=f"E = {backprop.LOSS_FORMULAS[setting.loss]}"),
-            compare(f"{it}: dE/dw chain rule", [q[f"dE/d{n}"] for n in names], want_grad,
-                    tolerance=BACKPROP_ABS, criterion="abs"),
-            compare(f"{it}: dE/dw jax.grad", [step.autodiff_grads[f"dE/d{n}"] for n in names],
-                    want_grad, tolerance=BACKPROP_ABS, criterion="abs"),
-            compare(f"{it}: weights after the step", [step.weights_after[n] for n in names],
-                    w.numpy(), tolerance=BACKPROP_ABS, criterion="abs"),
+            compare(
+                f"{it}: E",
+                q["E"],
+                loss.item(),
+                tolerance=BACKPROP_ABS,
+                criterion="abs",
+                note=f"E = {backprop.LOSS_FORMULAS[setting.loss]}",
+            ),
+            compare(
+                f"{it}: dE/dw chain rule",
+                [q[f"dE/d{n}"] for n in names],
+                want_grad,
+                tolerance=BACKPROP_ABS,
+                criterion="abs",
+            ),
+            compare(
+                f"{it}: dE/dw jax.grad",
+                [step.autodiff_grads[f"dE/d{n}"] for n in names],
+                want_grad,
+                tolerance=BACKPROP_ABS,
+                criterion="abs",
+            ),
+            compare(
+                f"{it}: weights after the step",
+                [step.weights_after[n] for n in names],
+                w.numpy(),
+                tolerance=BACKPROP_ABS,
+                criterion="abs",
+            ),
         ]
     return rows
+
 
 def augment_rows(golden: str | os.PathLike | None = None) -> list[Row]:
     """hw4jax.augment's ops, in each backend (tf_ops, jax_ops), against torchvision's
@@ -62,13 +85,24 @@ def augment_rows(golden: str | os.PathLike | None = None) -> list[Row]:
     is a failing row, never a skip."""
     path = Path(golden) if golden is not None else AUGMENT_GOLDEN
     if not path.is_file():
-        return [Row("augment golden", None, None, 0, "n/a", False,
-                    f"fixture {path} missing: regenerate it "
-                    "(scripts/make_augment_fixtures.py) or pass --augment-golden")]
+        return [
+            Row(
+                "augment golden",
+                None,
+                None,
+                0,
+                "n/a",
+                False,
+                f"fixture {path} missing: regenerate it "
+                "(scripts/make_augment_fixtures.py) or pass --augment-golden",
+            )
+        ]
     return _augment_rows(path)
+
 
 # The two backends of hw4jax.augment's specification, by row name.
 AUGMENT_BACKENDS = ("tf", "jax")
+
 
 # Each golden array of tests/data/augment_golden.npz (scripts/make_augment_fixtures.py)
 # and how a backend's ops (tf_ops or jax_ops: the same functions) recompute it from the
@@ -98,7 +132,8 @@ def _augment_cases(augment, d) -> dict[str, Callable[[int], Any]]:
 
     def levels(m):
         return augment.to_float_normalized(
-            np.repeat(np.arange(256, dtype=np.uint8).reshape(16, 16, 1), 3, axis=2))[..., 0]
+            np.repeat(np.arange(256, dtype=np.uint8).reshape(16, 16, 1), 3, axis=2)
+        )[..., 0]
 
     whole = {
         "flipped": lambda: augment.horizontal_flip(images, True),
@@ -118,21 +153,35 @@ def _augment_cases(augment, d) -> dict[str, Callable[[int], Any]]:
             if name not in done:
                 done[name] = np.asarray(whole[name]())
             return done[name][:m]
+
         return compute
 
     return {
         **{name: first(name) for name in whole},
         "levels_normalized": lambda m: np.reshape(levels(m), (256,)),
         "coordinates_rotated": lambda m: coordinates(
-            lambda x, i: augment.rotate(x, d["warp_angle"][i]), m),
+            lambda x, i: augment.rotate(x, d["warp_angle"][i]), m
+        ),
         "coordinates_affined": lambda m: coordinates(
-            lambda x, i: augment.affine(x, d["warp_scale"][i], d["warp_shear"][i]), m),
+            lambda x, i: augment.affine(x, d["warp_scale"][i], d["warp_shear"][i]), m
+        ),
     }
 
+
 # Arrays the fixture must hold; the coordinate-image warps are checked where recorded.
-AUGMENT_REQUIRED = ("flipped", "rotated", "affined", "brightness_out", "contrast_out",
-                    "saturation_out", "jittered", "chain", "chain_normalized",
-                    "levels_normalized")
+AUGMENT_REQUIRED = (
+    "flipped",
+    "rotated",
+    "affined",
+    "brightness_out",
+    "contrast_out",
+    "saturation_out",
+    "jittered",
+    "chain",
+    "chain_normalized",
+    "levels_normalized",
+)
+
 
 def _augment_rows(path: Path) -> list[Row]:
     from hw4jax.augment import jax_ops, tf_ops
@@ -146,19 +195,46 @@ def _augment_rows(path: Path) -> list[Row]:
             quantity = f"augment {backend} {name}"
             if name not in d or name not in cases:
                 if name in AUGMENT_REQUIRED:
-                    rows.append(Row(quantity, None, None, 0, "count", False,
-                                    f"fixture {path.name} lacks {name!r}: regenerate it"))
+                    rows.append(
+                        Row(
+                            quantity,
+                            None,
+                            None,
+                            0,
+                            "count",
+                            False,
+                            f"fixture {path.name} lacks {name!r}: regenerate it",
+                        )
+                    )
                 continue
             want = d[name]
             try:
                 got = np.asarray(cases[name](len(want)))
             except Exception as e:  # an op that fails on the fixture is a failing row
-                rows.append(Row(quantity, None, None, 0, "count", False,
-                                f"hw4jax.augment.{backend}_ops raised {type(e).__name__}: {e}"))
+                rows.append(
+                    Row(
+                        quantity,
+                        None,
+                        None,
+                        0,
+                        "count",
+                        False,
+                        f"hw4jax.augment.{backend}_ops raised {type(e).__name__}: {e}",
+                    )
+                )
                 continue
             if got.shape != want.shape:
-                rows.append(Row(quantity, None, None, 0, "count", False,
-                                f"shape {got.shape} != fixture's {want.shape}"))
+                rows.append(
+                    Row(
+                        quantity,
+                        None,
+                        None,
+                        0,
+                        "count",
+                        False,
+                        f"shape {got.shape} != fixture's {want.shape}",
+                    )
+                )
                 continue
             # Differing pixels (uint8) or values (float32, bitwise): any difference fails.
             if want.ndim == 4:
@@ -169,6 +245,15 @@ def _augment_rows(path: Path) -> list[Row]:
                 what = "values differ"
             count = int(np.count_nonzero(differ))
             err = float(np.max(np.abs(got.astype(np.float64) - want), initial=0.0))
-            rows.append(Row(quantity, float(count), None, 0, "count", count == 0,
-                            f"{count} of {differ.size} {what} (max |diff| {err:g})"))
+            rows.append(
+                Row(
+                    quantity,
+                    float(count),
+                    None,
+                    0,
+                    "count",
+                    count == 0,
+                    f"{count} of {differ.size} {what} (max |diff| {err:g})",
+                )
+            )
     return rows

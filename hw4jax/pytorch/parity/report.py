@@ -21,6 +21,7 @@ PURPOSE = "hw4jax's PyTorch cross-check"
 
 DEVICES = ("cpu", "gpu")
 
+
 def check_device(device: str) -> None:
     """Raises ValueError unless both JAX and torch can run on ``device``."""
     if device not in DEVICES:
@@ -39,10 +40,17 @@ def check_device(device: str) -> None:
                 "--device gpu: this torch build sees no CUDA GPU (a CPU wheel?); use --device cpu"
             )
 
+
 def crosscheck(
-    *, weights: str | os.PathLike | None = None, checkpoint: str | os.PathLike | None = None,
-    save_weights: str | os.PathLike | None = None, device: str = "cpu", batch_size: int = 8,
-    steps: int = 3, seed: int = 0, augment_golden: str | os.PathLike | None = None,
+    *,
+    weights: str | os.PathLike | None = None,
+    checkpoint: str | os.PathLike | None = None,
+    save_weights: str | os.PathLike | None = None,
+    device: str = "cpu",
+    batch_size: int = 8,
+    steps: int = 3,
+    seed: int = 0,
+    augment_golden: str | os.PathLike | None = None,
 ) -> list[Row]:
     """Every row of the parity table (see the module docstring).
 
@@ -89,11 +97,14 @@ def crosscheck(
     rows += augment_rows(augment_golden)
     return rows
 
+
 def all_passed(rows: list[Row]) -> bool:
     return all(r.passed for r in rows)
 
+
 def _fmt(x: float | None) -> str:
     return "-" if x is None else f"{x:.2e}"
+
 
 def _tolerance_text(row: Row) -> str:
     if row.criterion in ("n/a", "info"):
@@ -104,6 +115,7 @@ def _tolerance_text(row: Row) -> str:
         return f"{row.tolerance:.2e} abs"
     return f"{row.tolerance:g} {row.criterion}"
 
+
 def format_table(rows: list[Row]) -> str:
     """The rows as a fixed-width text table, one line per row, then a summary line.
 
@@ -113,24 +125,38 @@ def format_table(rows: list[Row]) -> str:
     the units their note names."""
     header = ("quantity", "max abs err", "rel err", "PyTorch err", "bound", "pass")
     lines = [
-        (r.quantity, _fmt(r.max_abs_error), _fmt(r.rel_error), _fmt(r.torch_rel_error),
-         _tolerance_text(r), ("PASS" if r.passed else "FAIL") + (f"  {r.note}" if r.note else ""))
+        (
+            r.quantity,
+            _fmt(r.max_abs_error),
+            _fmt(r.rel_error),
+            _fmt(r.torch_rel_error),
+            _tolerance_text(r),
+            ("PASS" if r.passed else "FAIL") + (f"  {r.note}" if r.note else ""),
+        )
         for r in rows
     ]
     widths = [max(len(h), *(len(line[i]) for line in lines)) for i, h in enumerate(header[:5])]
 
     def fmt(cells):
-        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w)
-                         for i, (c, w) in enumerate(zip(cells, widths))) + "  " + cells[5]
+        return (
+            "  ".join(
+                c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))
+            )
+            + "  "
+            + cells[5]
+        )
 
     failed = sum(not r.passed for r in rows)
-    return "\n".join([fmt(header), *map(fmt, lines),
-                      f"{len(rows) - failed}/{len(rows)} rows pass"])
+    return "\n".join([fmt(header), *map(fmt, lines), f"{len(rows) - failed}/{len(rows)} rows pass"])
+
 
 def rows_as_json(rows: list[Row]) -> str:
     """The rows as JSON: {"passed": bool, "rows": [{field: value}]} (inf as null)."""
+
     def clean(row: Row) -> dict:
         d = dataclasses.asdict(row)
-        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
-                for k, v in d.items()}
+        return {
+            k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in d.items()
+        }
+
     return json.dumps({"passed": all_passed(rows), "rows": [clean(r) for r in rows]}, indent=1)

@@ -16,8 +16,12 @@ from hw4jax.pytorch.parity.criteria import OPTIMIZER_NAMES
 
 
 def compute_cnn(
-    state_dict: Mapping[str, np.ndarray], batches: list[tuple[np.ndarray, np.ndarray]], *,
-    precision: str, framework: str, device: str = "cpu",
+    state_dict: Mapping[str, np.ndarray],
+    batches: list[tuple[np.ndarray, np.ndarray]],
+    *,
+    precision: str,
+    framework: str,
+    device: str = "cpu",
     learning_rates: Mapping[str, float] | None = None,
     optimizer_names: Sequence[str] = OPTIMIZER_NAMES,
     branches: Mapping[str, Any] | None = None,
@@ -47,8 +51,11 @@ def compute_cnn(
     if branches is not None and framework != "hw4jax":
         raise ValueError("only hw4jax's model can follow recorded branches")
     x64 = precision == "float64"
-    kwargs = dict(x64=x64, learning_rates=dict(learning_rates or optimizers.DEFAULT_LEARNING_RATES),
-                  optimizer_names=tuple(optimizer_names))
+    kwargs = dict(
+        x64=x64,
+        learning_rates=dict(learning_rates or optimizers.DEFAULT_LEARNING_RATES),
+        optimizer_names=tuple(optimizer_names),
+    )
     sd = float32_inputs(state_dict)
     batches = [(np.asarray(images, np.float32), np.asarray(labels)) for images, labels in batches]
     with contextlib.ExitStack() as stack:
@@ -60,10 +67,12 @@ def compute_cnn(
             return jax_side.compute_hw4jax(sd, batches, branches=branches, **kwargs)
         return torch_side.compute_pytorch(sd, batches, device=device, **kwargs)
 
+
 def _jax_device(device: str):
     import jax
 
     return jax.devices("gpu" if device == "gpu" else "cpu")[0]
+
 
 def _decisions(branches: Mapping[str, Any]):
     """(name, decision) of every recorded forward, in a fixed order."""
@@ -73,15 +82,18 @@ def _decisions(branches: Mapping[str, Any]):
             for name in sorted(forward):
                 yield name, forward[name]
 
+
 def branch_differences(branches: Mapping[str, Any], exact: Mapping[str, Any]) -> int:
     """How many ReLU or max-pool decisions of ``branches`` differ from ``exact``'s (a float64
     run of the same framework), over every recorded forward; a max-pool window counts once."""
     count = 0
     for (name, got), (_, want) in zip(_decisions(branches), _decisions(exact), strict=True):
         differ = got != want
-        count += int(np.count_nonzero(np.any(differ, axis=(2, 4)) if name.startswith("pool")
-                                      else differ))
+        count += int(
+            np.count_nonzero(np.any(differ, axis=(2, 4)) if name.startswith("pool") else differ)
+        )
     return count
+
 
 class CnnRuns:
     """The CNN computations the rows compare, each made once, when first needed.
@@ -92,10 +104,15 @@ class CnnRuns:
     (the float64 rows show the two models are the same function).
     """
 
-    def __init__(self, state_dict: Mapping[str, np.ndarray],
-                 batches: list[tuple[np.ndarray, np.ndarray]], *, device: str = "cpu",
-                 learning_rates: Mapping[str, float] | None = None,
-                 optimizer_names: Sequence[str] = OPTIMIZER_NAMES) -> None:
+    def __init__(
+        self,
+        state_dict: Mapping[str, np.ndarray],
+        batches: list[tuple[np.ndarray, np.ndarray]],
+        *,
+        device: str = "cpu",
+        learning_rates: Mapping[str, float] | None = None,
+        optimizer_names: Sequence[str] = OPTIMIZER_NAMES,
+    ) -> None:
         from hw4jax.training import optimizers
 
         self.state_dict, self.batches, self.device = state_dict, batches, device
@@ -106,9 +123,13 @@ class CnnRuns:
     def _compute(self, key: tuple[str, ...], **kwargs) -> Computed:
         if key not in self._cache:
             self._cache[key] = compute_cnn(
-                self.state_dict, self.batches, device=self.device,
-                learning_rates=self.learning_rates, optimizer_names=self.optimizer_names,
-                **kwargs)
+                self.state_dict,
+                self.batches,
+                device=self.device,
+                learning_rates=self.learning_rates,
+                optimizer_names=self.optimizer_names,
+                **kwargs,
+            )
         return self._cache[key]
 
     def get(self, framework: str, precision: str) -> Computed:
@@ -116,12 +137,16 @@ class CnnRuns:
 
     def differences(self, framework: str) -> int:
         """The framework's float32 decisions unlike exact arithmetic's."""
-        return branch_differences(self.get(framework, "float32").branches,
-                                  self.get(framework, "float64").branches)
+        return branch_differences(
+            self.get(framework, "float32").branches, self.get(framework, "float64").branches
+        )
 
     def on_branch_of(self, framework: str) -> Computed:
         if self.differences(framework) == 0:
             return self.get("pytorch", "float64")
-        return self._compute(("hw4jax", "float64", framework), framework="hw4jax",
-                             precision="float64",
-                             branches=self.get(framework, "float32").branches)
+        return self._compute(
+            ("hw4jax", "float64", framework),
+            framework="hw4jax",
+            precision="float64",
+            branches=self.get(framework, "float32").branches,
+        )
