@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         metavar="WORKDIR",
         help="a hw4jax training run's workdir: check its latest checkpoint, "
-        "exported with hw4jax.torch_interop.export_checkpoint",
+        "exported with hw4jax.pytorch.interop.export_checkpoint",
     )
     parser.add_argument(
         "--save-weights",

@@ -278,6 +278,38 @@ def _optimizer_rows(judge, name: str, *, lr: float, steps: int) -> list[Row]:
     return rows
 
 
+def _adam_param_row(
+    judge: _Float32Judge, quantity: str, path: str, *, lr: float, steps: int, allowance: float
+) -> Row:
+    """One parameter tensor after k float32 Adam steps, both errors in error units."""
+    grad_error = np.max(np.abs(judge.other.grads[path] - judge.on_branch["pytorch"].grads[path]))
+    errors = {}
+    for framework, run in (("hw4jax", judge.got), ("pytorch", judge.other)):
+        ref = judge.on_branch[framework]
+        unit = _adam_error_unit(
+            ref.steps["adam"][0][path],
+            ref.adam_rms[path],
+            lr=lr,
+            steps=steps,
+            grad_error=grad_error,
+            allowance=allowance,
+        )
+        errors[framework] = float(
+            np.max(np.abs(run.steps["adam"][0][path] - ref.steps["adam"][0][path]) / unit)
+        )
+    bound = F32_FACTOR * errors["pytorch"] + F32_ULPS
+    return Row(
+        quantity,
+        errors["hw4jax"],
+        None,
+        bound,
+        "units",
+        bool(errors["hw4jax"] <= bound),
+        torch_error=errors["pytorch"],
+        torch_rel_error=errors["pytorch"],
+    )
+
+
 def _adam_float32_rows(judge: _Float32Judge, *, lr: float, steps: int) -> list[Row]:
     """k float32 Adam steps: parameters, running statistics, the BN-fed conv biases.
 
@@ -297,39 +329,10 @@ def _adam_float32_rows(judge: _Float32Judge, *, lr: float, steps: int) -> list[R
     allowance = lr * sum(
         adam_step_ratio_bound(t) * optax_adam_step_error(t) for t in range(1, steps + 1)
     )
-    runs = {"hw4jax": judge.got, "pytorch": judge.other}
-    rows = []
-    for path in kept:
-        grad_error = np.max(
-            np.abs(judge.other.grads[path] - judge.on_branch["pytorch"].grads[path])
-        )
-        errors = {}
-        for framework, run in runs.items():
-            ref = judge.on_branch[framework]
-            unit = _adam_error_unit(
-                ref.steps["adam"][0][path],
-                ref.adam_rms[path],
-                lr=lr,
-                steps=steps,
-                grad_error=grad_error,
-                allowance=allowance,
-            )
-            errors[framework] = float(
-                np.max(np.abs(run.steps["adam"][0][path] - ref.steps["adam"][0][path]) / unit)
-            )
-        bound = F32_FACTOR * errors["pytorch"] + F32_ULPS
-        rows.append(
-            Row(
-                f"{label}, params",
-                errors["hw4jax"],
-                None,
-                bound,
-                "units",
-                bool(errors["hw4jax"] <= bound),
-                torch_error=errors["pytorch"],
-                torch_rel_error=errors["pytorch"],
-            )
-        )
+    rows = [
+        _adam_param_row(judge, f"{label}, params", path, lr=lr, steps=steps, allowance=allowance)
+        for path in kept
+    ]
     rows = [
         worst(
             rows,

@@ -142,6 +142,27 @@ def _jax_optimizer_fns(name: str, learning_rate: float):
     return jax.jit(tx.init), jax.jit(apply_grads)
 
 
+def _jax_steps(grad_fn, variables, name: str, lr: float, batches, pins):
+    """``len(batches)`` steps of optimizer ``name``, step t following ``pins[t]`` (None:
+    recording instead): float64 params and running stats after them, each step's branch
+    decisions, and for Adam the elementwise minimum over steps of sqrt(v_hat_t)."""
+    import jax
+    import optax
+
+    init, apply_grads = _jax_optimizer_fns(name, lr)
+    params, stats = variables["params"], variables["batch_stats"]
+    opt_state = init(params)
+    recorded, rms = [], None
+    for index, (step_batch, pin) in enumerate(zip(batches, pins)):
+        (_, (_, stats, decisions)), grads = grad_fn(params, stats, *step_batch, pin)
+        params, opt_state = apply_grads(grads, opt_state, params)
+        recorded.append(jax.device_get(decisions))
+        if name == "adam":  # Adam's denominator scale at this step, its minimum so far
+            nu = optax.tree_utils.tree_get(opt_state, "nu")
+            rms = _adam_min_rms_fn()(nu, index + 1, rms)
+    return as_f64(params), as_f64(stats), recorded, None if rms is None else as_f64(rms)
+
+
 def compute_hw4jax(
     sd,
     batches,
@@ -155,7 +176,6 @@ def compute_hw4jax(
     every train-mode forward, or, given ``branches``, follows them."""
     import jax
     import jax.numpy as jnp
-    import optax
 
     dtype = np.float64 if x64 else np.float32
     sd = {
@@ -184,22 +204,13 @@ def compute_hw4jax(
     recorded = {"grad": jax.device_get(decisions)}
     steps, adam_rms = {}, {}
     for name in optimizer_names:
-        init, apply_grads = _jax_optimizer_fns(name, learning_rates[name])
-        params, step_stats = variables["params"], variables["batch_stats"]
-        opt_state = init(params)
-        recorded[name], rms = [], None
-        for index, step_batch in enumerate(batches):
-            (_, (_, step_stats, decisions)), step_grads = grad_fn(
-                params, step_stats, *batch(*step_batch), pinned(name, index)
-            )
-            params, opt_state = apply_grads(step_grads, opt_state, params)
-            recorded[name].append(jax.device_get(decisions))
-            if name == "adam":  # Adam's denominator scale at this step, its minimum so far
-                nu = optax.tree_utils.tree_get(opt_state, "nu")
-                rms = _adam_min_rms_fn()(nu, index + 1, rms)
-        steps[name] = (as_f64(params), as_f64(step_stats))
+        pins = [pinned(name, index) for index in range(len(batches))]
+        params, step_stats, recorded[name], rms = _jax_steps(
+            grad_fn, variables, name, learning_rates[name], [batch(*b) for b in batches], pins
+        )
+        steps[name] = (params, step_stats)
         if name == "adam":
-            adam_rms = as_f64(rms)
+            adam_rms = rms
     return Computed(
         forward={
             "eval logits": np.asarray(eval_logits, np.float64),

@@ -183,6 +183,11 @@ AUGMENT_REQUIRED = (
 )
 
 
+def _failing_row(quantity: str, note: str) -> Row:
+    """A row that fails before anything was compared (a missing array, an op that raised)."""
+    return Row(quantity, None, None, 0, "count", False, note)
+
+
 def _augment_rows(path: Path) -> list[Row]:
     from hw4jax.augment import jax_ops, tf_ops
 
@@ -196,15 +201,7 @@ def _augment_rows(path: Path) -> list[Row]:
             if name not in d or name not in cases:
                 if name in AUGMENT_REQUIRED:
                     rows.append(
-                        Row(
-                            quantity,
-                            None,
-                            None,
-                            0,
-                            "count",
-                            False,
-                            f"fixture {path.name} lacks {name!r}: regenerate it",
-                        )
+                        _failing_row(quantity, f"fixture {path.name} lacks {name!r}: regenerate it")
                     )
                 continue
             want = d[name]
@@ -212,29 +209,13 @@ def _augment_rows(path: Path) -> list[Row]:
                 got = np.asarray(cases[name](len(want)))
             except Exception as e:  # an op that fails on the fixture is a failing row
                 rows.append(
-                    Row(
-                        quantity,
-                        None,
-                        None,
-                        0,
-                        "count",
-                        False,
-                        f"hw4jax.augment.{backend}_ops raised {type(e).__name__}: {e}",
+                    _failing_row(
+                        quantity, f"hw4jax.augment.{backend}_ops raised {type(e).__name__}: {e}"
                     )
                 )
                 continue
             if got.shape != want.shape:
-                rows.append(
-                    Row(
-                        quantity,
-                        None,
-                        None,
-                        0,
-                        "count",
-                        False,
-                        f"shape {got.shape} != fixture's {want.shape}",
-                    )
-                )
+                rows.append(_failing_row(quantity, f"shape {got.shape} != fixture's {want.shape}"))
                 continue
             # Differing pixels (uint8) or values (float32, bitwise): any difference fails.
             if want.ndim == 4:

@@ -138,14 +138,45 @@ def _torch_branch_hooks(net, record: dict[str, np.ndarray]) -> list:
     ]
 
 
+def _torch_steps(sd, dtype, tdevice, name: str, lr: float, batches):
+    """``len(batches)`` steps of optimizer ``name`` from ``sd``: float64 params and running
+    stats after them, each step's branch decisions, and for Adam the elementwise minimum
+    over steps of sqrt(v_hat_t) (as compute_hw4jax; None for the others)."""
+    from hw4jax.pytorch import reference as torch_reference
+
+    net = _torch_net(sd, dtype, tdevice)
+    optimizer = torch_reference.make_torch_optimizer(name, net.parameters(), lr)
+    recorded, rms = [], None
+    for t, step_batch in enumerate(batches, start=1):
+        decisions = {}
+        hooks = _torch_branch_hooks(net, decisions)
+        torch_reference.train_step(net, optimizer, *step_batch)
+        for hook in hooks:
+            hook.remove()
+        recorded.append(decisions)
+        if name == "adam":
+            step_rms = _torch_per_parameter(
+                net,
+                lambda p, t=t: (optimizer.state[p]["exp_avg_sq"] / (1 - ADAM_B2**t)).sqrt(),
+            )
+            rms = (
+                step_rms if rms is None else {k: np.minimum(v, step_rms[k]) for k, v in rms.items()}
+            )
+    after = torch_interop.state_dict_to_variables(_torch_state(net))
+    return (
+        as_f64(after["params"]),
+        as_f64(after["batch_stats"]),
+        recorded,
+        None if rms is None else as_f64(rms),
+    )
+
+
 def compute_pytorch(
     sd, batches, *, x64: bool, device: str, learning_rates, optimizer_names
 ) -> Computed:
     """The homework's Net from ``sd`` (float32 values) in float64 or float32, recording the
     branch of every train-mode forward."""
     torch = import_torch(PURPOSE)
-    from hw4jax.pytorch import reference as torch_reference
-
     tdevice = "cuda" if device == "gpu" else "cpu"
     dtype = torch.float64 if x64 else torch.float32
 
@@ -154,9 +185,6 @@ def compute_pytorch(
             torch.from_numpy(images).to(device=tdevice, dtype=dtype),
             torch.from_numpy(labels).to(tdevice),
         )
-
-    def variables(net):
-        return torch_interop.state_dict_to_variables(_torch_state(net))
 
     images, labels = batch(*batches[0])
     net = _torch_net(sd, dtype, tdevice).eval()
@@ -173,37 +201,15 @@ def compute_pytorch(
         hook.remove()
     recorded = {"grad": decisions}
     grads = _torch_grads(net)
-    stats = variables(net)["batch_stats"]
+    stats = torch_interop.state_dict_to_variables(_torch_state(net))["batch_stats"]
     steps, adam_rms = {}, {}
     for name in optimizer_names:
-        net = _torch_net(sd, dtype, tdevice)
-        optimizer = torch_reference.make_torch_optimizer(
-            name, net.parameters(), learning_rates[name]
+        params, stats_after, recorded[name], rms = _torch_steps(
+            sd, dtype, tdevice, name, learning_rates[name], [batch(*b) for b in batches]
         )
-        recorded[name], rms = [], None
-        for t, step_batch in enumerate(batches, start=1):
-            decisions = {}
-            hooks = _torch_branch_hooks(net, decisions)
-            torch_reference.train_step(net, optimizer, *batch(*step_batch))
-            for hook in hooks:
-                hook.remove()
-            recorded[name].append(decisions)
-            if name == "adam":  # sqrt(v_hat_t), its minimum so far (as compute_hw4jax)
-                step_rms = _torch_per_parameter(
-                    net,
-                    lambda p, t=t, optimizer=optimizer: (
-                        optimizer.state[p]["exp_avg_sq"] / (1 - ADAM_B2**t)
-                    ).sqrt(),
-                )
-                rms = (
-                    step_rms
-                    if rms is None
-                    else {k: np.minimum(v, step_rms[k]) for k, v in rms.items()}
-                )
-        after = variables(net)
-        steps[name] = (as_f64(after["params"]), as_f64(after["batch_stats"]))
+        steps[name] = (params, stats_after)
         if name == "adam":
-            adam_rms = as_f64(rms)
+            adam_rms = rms
     return Computed(
         forward={
             "eval logits": eval_logits.cpu().numpy().astype(np.float64),
