@@ -101,7 +101,8 @@ def test_float32_rows_catch_a_precision_loss(state_dict, batches, runs, monkeypa
 
 def test_compare_to_reference():
     """hw4jax passes when its error against float64 is within 4x PyTorch's plus 4 ulps of the
-    scale (plus a stated allowance); a NaN or a shape mismatch fails."""
+    scale, sqrt(n) times that floor for a sum of n terms (plus a stated allowance); a NaN or
+    a shape mismatch fails."""
     ref = np.array([1.0, -2.0])
     ulp4 = 4 * parity.EPS32 * 2.0
     row = parity.compare_to_reference("q", ref + [3e-7, 0], ref + [1e-7, 0], ref)
@@ -112,6 +113,9 @@ def test_compare_to_reference():
         "q", ref + [2e-6, 0], ref + [1e-8, 0], ref, allowance=1.1e-6
     ).passed
     assert parity.compare_to_reference("q", ref + [5e-7, 0], ref, ref).passed  # within 4 ulps
+    assert not parity.compare_to_reference("q", ref + [2e-6, 0], ref, ref).passed
+    summed = parity.compare_to_reference("q", ref + [2e-6, 0], ref, ref, terms=100)
+    assert summed.passed and summed.tolerance == pytest.approx(10 * ulp4)
     assert not parity.compare_to_reference("q", [np.nan, 0], ref, ref).passed
     assert not parity.compare_to_reference("q", [1.0], ref, ref).passed
 

@@ -87,6 +87,7 @@ class _Float64Judge:
     tag = "f64"
 
     def __init__(self, runs: CnnRuns) -> None:
+        self.runs = runs
         self.got, self.want = runs.get("hw4jax", "float64"), runs.get("pytorch", "float64")
         self.other = self.want
 
@@ -113,11 +114,12 @@ class _Float64Judge:
         smooth: bool = False,
         tolerance: float = F64_REL,
         allowance: float = 0.0,
+        terms: int = 1,
         note: str = "",
     ) -> Row:
         """``pick`` selects the quantity from a ``Computed``. Noise rows (exactly zero in
         exact arithmetic) compare absolute errors."""
-        del smooth, allowance  # float32's
+        del smooth, allowance, terms  # float32's
         if noise:
             return compare(
                 quantity,
@@ -166,10 +168,12 @@ class _Float32Judge:
         smooth: bool = False,
         tolerance: float | None = None,
         allowance: float = 0.0,
+        terms: int = 1,
         note: str = "",
     ) -> Row:
         """Smooth quantities (values, not derivatives: logits, loss) are compared with the
-        plain float64 run; gradients and what follows them with each one's branch."""
+        plain float64 run; gradients and what follows them with each one's branch.
+        ``terms``: products summed into one element (see ``compare_to_reference``)."""
         del noise, tolerance  # float64's; here the bound comes from PyTorch's own error
         ours = self.exact if smooth else self.on_branch["hw4jax"]
         theirs = self.exact if smooth else self.on_branch["pytorch"]
@@ -180,6 +184,7 @@ class _Float32Judge:
             pick(ours),
             torch_reference=pick(theirs),
             allowance=allowance,
+            terms=terms,
             note=note,
         )
 
@@ -193,13 +198,40 @@ def _forward_rows(judge) -> list[Row]:
     ]
 
 
+def gradient_terms(batch_size: int) -> dict[str, int]:
+    """Per layer, how many products one element of its parameters' gradient sums: the
+    batch times the layer's output positions (B for the dense layers), from the model's
+    own shapes."""
+    import jax
+    import jax.numpy as jnp
+
+    from hw4jax.cnn.model import CNN
+
+    model = CNN()
+    x = jnp.zeros((batch_size, 32, 32, 3), jnp.float32)
+    variables = jax.eval_shape(lambda: model.init(jax.random.key(0), x, train=False))
+
+    def outputs(v):
+        return model.apply(
+            v, x, train=False, capture_intermediates=True, mutable=["intermediates"]
+        )[1]
+
+    shapes = jax.eval_shape(outputs, variables)["intermediates"]
+    return {
+        name: int(np.prod(shapes[name]["__call__"][0].shape[:-1])) for name in variables["params"]
+    }
+
+
 def _gradient_rows(judge) -> list[Row]:
-    """The first batch's gradient of every parameter, one row each."""
+    """The first batch's gradient of every parameter, one row each; float32 floors grow
+    with the products each element sums (``gradient_terms``)."""
+    terms = gradient_terms(len(judge.runs.batches[0][1]))
     return [
         judge.row(
             f"{judge.tag} grad {path}",
             lambda c, path=path: c.grads[path],
             noise=is_bn_fed_bias(path),
+            terms=terms[path.split("/")[0]],
             note="true gradient is 0 (feeds a BatchNorm): rounding noise"
             if is_bn_fed_bias(path)
             else "",
