@@ -108,14 +108,16 @@ def dump_batches(data, *, seed: int, epochs: int, batch_size: int, out: Path) ->
         print(f"wrote {out / f'epoch{epoch}.npz'}", flush=True)
 
 
-def evaluate(model, loader) -> dict:
-    """Mean cross-entropy, accuracy and per-class counts on the test set (eval mode)."""
+def evaluate(model, loader, device: str = "cpu") -> dict:
+    """Mean cross-entropy, accuracy and per-class counts on the test set (eval mode), the
+    model on ``device``."""
     model.eval()
     correct = np.zeros(10, np.int64)
     total = np.zeros(10, np.int64)
     loss_sum = 0.0
     with torch.no_grad():
         for images, labels in loader:
+            images, labels = images.to(device), labels.to(device)
             logits = model(images)
             loss_sum += float(torch.nn.functional.cross_entropy(logits, labels, reduction="sum"))
             pred = logits.argmax(1)
@@ -156,6 +158,12 @@ def main(argv=None) -> int:
         default=None,
         help="write torchvision's augmented batches of --seed to DIR and exit",
     )
+    p.add_argument(
+        "--device",
+        default="cpu",
+        help="torch device of the model and batches, e.g. cuda (the augmentation stays on "
+        "the CPU, in the DataLoader, as in the homework)",
+    )
     p.add_argument("--out", default=None)
     args = p.parse_args(argv)
     if args.threads:
@@ -181,7 +189,7 @@ def main(argv=None) -> int:
     test = torch.utils.data.DataLoader(
         ArrayDataset(*data["test"], TO_TENSOR), batch_size=256, num_workers=args.workers
     )
-    model = Net()
+    model = Net().to(args.device)
     criterion = torch.nn.CrossEntropyLoss()
     optimizer = torch.optim.Adam(model.parameters(), lr=0.001)
     epochs = []
@@ -193,6 +201,7 @@ def main(argv=None) -> int:
             train if args.batches is None else file_batches(args.batches, epoch, args.batch_size)
         )
         for images, labels in batches:
+            images, labels = images.to(args.device), labels.to(args.device)
             optimizer.zero_grad()
             logits = model(images)
             loss = criterion(logits, labels)
@@ -202,7 +211,7 @@ def main(argv=None) -> int:
             correct += int((logits.argmax(1) == labels).sum())
             count += images.size(0)
         seconds = time.perf_counter() - t0
-        result = evaluate(model, test)
+        result = evaluate(model, test, args.device)
         print(
             f"Epoch: {epoch} \tTraining Loss: {train_loss:.6f}  train accuracy "
             f"{100 * correct / count:.2f}%  test loss {result['loss']:.4f}  test accuracy "
@@ -237,6 +246,7 @@ def main(argv=None) -> int:
         "test_loss": float(result["loss"]),
         "per_class_accuracy": {n: float(correct[c] / total[c]) for c, n in enumerate(CLASSES)},
         "threads": torch.get_num_threads(),
+        "device": str(args.device),
     }
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -115,12 +115,13 @@ def epoch_uniforms(augment_key: tf.Tensor, num_examples: int) -> tf.Tensor:
     )
 
 
-def _shard_in_memory(
+def shard_in_memory(
     ds: tf.data.Dataset, process_index: int, process_count: int
 ) -> tuple[int, tf.Tensor, tf.Tensor, tf.Tensor]:
     """The split's size and this process's examples as tensors: (total, index int64 [n],
     image uint8 [n, 32, 32, 3], label int64 [n]), where index is the example's position in
-    the whole split."""
+    the whole split: what ``train_dataset`` holds in memory (and the device input,
+    ``hw4jax.training.device_input``, puts on the device)."""
     total = count_examples(ds)
     local = total // process_count
     if local == 0:
@@ -128,6 +129,19 @@ def _shard_in_memory(
     shard = ds.enumerate().shard(process_count, process_index).take(local)
     index, example = shard.batch(local).get_single_element()
     return total, index, example["image"], example["label"]
+
+
+def epoch_order(seed: int, epoch: int | tf.Tensor, num_local: int, process_index: int) -> tf.Tensor:
+    """The order of one process's examples in one epoch: a permutation of
+    ``range(num_local)`` (positions in the process's shard), int64 [num_local], drawn from
+    (seed, epoch, process_index) alone. ``train_dataset`` takes its batches from it, the
+    first ``steps * batch_size`` positions in this order."""
+    shuffle_key, _ = epoch_keys(seed, epoch)
+    # Processes hold different examples: give each its own order too.
+    shuffle_key = tf.random.experimental.stateless_fold_in(shuffle_key, process_index)
+    return tf.random.experimental.stateless_shuffle(
+        tf.range(num_local, dtype=tf.int64), shuffle_key
+    )
 
 
 def steps_per_epoch(num_examples: int, *, batch_size: int, process_count: int = 1) -> int:
@@ -184,7 +198,7 @@ def train_dataset(
     process_index, process_count = _process(process_index, process_count)
     if num_epochs < 1:
         raise ValueError(f"num_epochs {num_epochs} must be at least 1")
-    total, indices, images, labels = _shard_in_memory(ds, process_index, process_count)
+    total, indices, images, labels = shard_in_memory(ds, process_index, process_count)
     plan = _EpochPlan(
         seed=seed,
         first_epoch=epoch,
@@ -252,12 +266,8 @@ class _EpochPlan:
         """Epoch e's examples in augmentation chunks: (positions int64 [<= chunk], their
         uniforms float32 [<= chunk, NUM_UNIFORMS]) each; the epoch's count is a multiple
         of batch_size."""
-        shuffle_key, augment_key = epoch_keys(self.seed, e)
-        # Processes hold different examples: give each its own order too.
-        shuffle_key = tf.random.experimental.stateless_fold_in(shuffle_key, self.process_index)
-        order = tf.random.experimental.stateless_shuffle(
-            tf.range(self.num_local, dtype=tf.int64), shuffle_key
-        )
+        _, augment_key = epoch_keys(self.seed, e)
+        order = epoch_order(self.seed, e, self.num_local, self.process_index)
         skip = tf.where(e == self.first_epoch, self.skip_batches, 0)
         order = order[skip * self.batch_size : self.steps * self.batch_size]
         uniforms = epoch_uniforms(augment_key, self.total)

@@ -22,6 +22,10 @@ from hw4jax.training.optimizers import (
     check_hyperparameters,
 )
 
+# Where training batches are built (Config.input): tf.data on the host, or inside the jitted
+# step from uint8 splits on the device (hw4jax.training.device_input).
+INPUTS = ("host", "device")
+
 
 def _field(default, help: str, **flag):
     """A dataclass field whose metadata holds its flag's help (and any flag options:
@@ -65,6 +69,19 @@ class Config:
         "CIFAR-10 binary archive to prepare the dataset from, offline, when it is not "
         "prepared in --data-dir",
     )
+    input: str = _field(
+        "host",
+        "where training and test batches are built: 'host', tf.data augments them on the "
+        "CPU; 'device', the uint8 splits stay on the device and the order, augmentation and "
+        "normalisation run inside the jitted steps, giving the same batches (one process "
+        "only)",
+        choices=INPUTS,
+    )
+    steps_per_call: int = _field(
+        1,
+        "with --input device: train steps per jitted call (lax.scan over K batches; the "
+        "same steps as K calls, with fewer dispatches)",
+    )
     checkpoints_to_keep: int = _field(3, "epoch checkpoints orbax keeps", flag="--keep-checkpoints")
     check_every_steps: int = _field(
         100,
@@ -93,6 +110,7 @@ class Config:
             "eval_batch_size",
             "checkpoints_to_keep",
             "check_every_steps",
+            "steps_per_call",
         ):
             self._check_positive(name)
         for name in ("train_examples", "test_examples", "num_processes"):
@@ -110,6 +128,7 @@ class Config:
                 f"train_examples ({self.train_examples}) is smaller than one batch "
                 f"({self.batch_size}): raise --train-examples or lower --batch-size"
             )
+        self._check_input()
         self._check_launch()
 
     def _check_positive(self, name: str, *, optional: bool = False) -> None:
@@ -119,6 +138,18 @@ class Config:
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             flag = "--" + name.replace("_", "-")
             raise ValueError(f"{name} must be an integer >= 1, got {value!r}: pass e.g. {flag} 4")
+
+    def _check_input(self) -> None:
+        if self.input not in INPUTS:
+            raise ValueError(
+                f"input must be one of {', '.join(INPUTS)}, got {self.input!r}: pass e.g. "
+                "--input device"
+            )
+        if self.steps_per_call > 1 and self.input != "device":
+            raise ValueError(
+                f"steps_per_call {self.steps_per_call} needs input 'device' (tf.data batches "
+                "run one step per call): pass --input device, or --steps-per-call 1"
+            )
 
     def _check_launch(self) -> None:
         if self.process_id is not None and not (

@@ -2,9 +2,12 @@
 
 The loop never builds a dataset itself: it calls ``Input.train_batches(epoch, skip)`` for
 each epoch and ``Input.eval_batches()`` for each evaluation, and hands the batches to the
-jitted steps. So another source plugs in without touching the loop: batches another
-framework augmented (``dataclasses.replace(input, train_batches=...)``), or uint8 batches
-whose images are built on the device inside the jitted train step (``prepare``).
+jitted steps (``Input.train_fn(mesh)``, ``Input.eval_fn(mesh)``). So another source plugs
+in without touching the loop: batches another framework augmented
+(``dataclasses.replace(input, train_batches=...)``), uint8 batches whose images are built
+on the device inside the jitted train step (``prepare``), or data that lives on the device
+with steps of its own (``make_train_step``/``make_eval_step``/``steps_in``: the device
+input, ``hw4jax.training.device_input``).
 
 TensorFlow (tf.data, tfds) is imported only when ``cifar10_input`` or ``dataset_input``
 runs: the steps and the loop do not need it.
@@ -19,8 +22,10 @@ from collections.abc import Callable, Iterable, Iterator
 
 import jax
 import numpy as np
+from jax.sharding import Mesh
 
 from hw4jax.data.cifar10_archive import IMAGE_SHAPE
+from hw4jax.training import steps
 from hw4jax.training.config import Config
 from hw4jax.training.sharding import global_max, global_sum
 
@@ -41,6 +46,12 @@ class Input:
       train_examples, test_examples: the split sizes, over all processes.
       prepare: applied to each training batch inside the jitted train step
         (``hw4jax.training.steps.train_step``), or None.
+      make_train_step, make_eval_step: mesh -> the jitted step that takes this input's
+        batches sharded over the mesh, (state, batch) -> (state, ``Totals``) and
+        (state, batch) -> ``Totals``; None: ``steps.make_train_step(mesh, prepare)`` and
+        ``steps.make_eval_step(mesh)``, for the batches described above.
+      steps_in: batch -> the optimizer steps one training batch makes (an input whose step
+        scans several batches per call); None: 1.
     """
 
     train_batches: Callable[[int, int], Iterable[NumpyBatch]]
@@ -49,6 +60,21 @@ class Input:
     train_examples: int
     test_examples: int
     prepare: Callable[[dict], dict] | None = None
+    make_train_step: Callable[[Mesh], Callable] | None = None
+    make_eval_step: Callable[[Mesh], Callable] | None = None
+    steps_in: Callable[[NumpyBatch], int] | None = None
+
+    def train_fn(self, mesh: Mesh) -> Callable:
+        """The jitted train step of this input's batches on ``mesh``."""
+        if self.make_train_step is not None:
+            return self.make_train_step(mesh)
+        return steps.make_train_step(mesh, self.prepare)
+
+    def eval_fn(self, mesh: Mesh) -> Callable:
+        """The jitted eval step of this input's batches on ``mesh``."""
+        if self.make_eval_step is not None:
+            return self.make_eval_step(mesh)
+        return steps.make_eval_step(mesh)
 
 
 def cifar10_input(config: Config) -> Input:
@@ -78,7 +104,8 @@ def dataset_input(train_ds, test_ds, config: Config) -> Input:
     """The ``Input`` of two tf.data splits ({'image': uint8 [32, 32, 3], 'label': int []},
     one pass each, in a deterministic order): ``hw4jax.data.pipeline``'s augmented training
     batches (``config``'s batch size, seed and augmentation) and padded evaluation batches.
-    Each process takes its own shard of both splits.
+    Each process takes its own shard of both splits. With ``config.input == 'device'``, the
+    same batches built on the device instead (``hw4jax.training.device_input``).
 
     Raises:
       ValueError: the training split makes no batch of ``config.batch_size``.
@@ -101,6 +128,10 @@ def dataset_input(train_ds, test_ds, config: Config) -> Input:
             f"{n_train} training examples make no batch of {config.batch_size}: "
             "lower --batch-size or use more --train-examples"
         )
+    if config.input == "device":
+        from hw4jax.training import device_input
+
+        return device_input.device_input(train_ds, test_ds, config)
     augment_config = augment.AugmentConfig() if config.augment else None
 
     def train_batches(epoch: int, skip: int) -> Iterator[NumpyBatch]:

@@ -38,7 +38,7 @@ import orbax.checkpoint as ocp
 from jax.sharding import Mesh
 
 from hw4jax.data.cifar10_archive import CLASS_NAMES
-from hw4jax.training import checkpoints, reports, sharding, steps
+from hw4jax.training import checkpoints, reports, sharding
 from hw4jax.training.config import Config
 from hw4jax.training.inputs import Input, cifar10_input
 from hw4jax.training.metrics import Totals
@@ -63,13 +63,15 @@ class NonFiniteLossError(FloatingPointError):
 
 
 class StepEvent(NamedTuple):
-    """What a per-step observer (``on_step``) is told after every train step."""
+    """What a per-step observer (``on_step``) is told after every train step (after every
+    call of the step, where one call makes several steps: ``steps``)."""
 
     epoch: int  # 0-based
     index: int  # steps of this epoch done, this one included (1-based)
     global_step: int  # the state's step after this one
     batch: dict[str, np.ndarray]  # the numpy batch (this process's part) it trained on
     metrics: Totals  # its metrics, on device (reading them waits for the step)
+    steps: int = 1  # optimizer steps this call made (summed in ``metrics``)
 
 
 OnStep = Callable[[StepEvent], None]
@@ -93,13 +95,15 @@ def train_epoch(
     on_check: Callable[[Totals, int], None] | None = None,
     on_step: OnStep | None = None,
     should_stop: Callable[[], bool] = lambda: False,
+    steps_in: Callable[[dict[str, np.ndarray]], int] | None = None,
 ) -> tuple[TrainState, Totals, int]:
-    """Trains on ``batches`` (numpy, this process's part), one ``train_fn`` step each.
+    """Trains on ``batches`` (numpy, this process's part), one ``train_fn`` call each.
 
     The step metrics are summed on the device; every ``check_every`` steps of the epoch
     (and at its end) the sum is read to the host and added to ``totals``, and
     ``on_check(totals, global_step)`` runs there (the loop stops on a NaN loss and shows
-    progress from it).
+    progress from it). Where one call makes several steps (``steps_in``), the check comes
+    after the call that reaches or passes each multiple of ``check_every``.
 
     Args:
       state: the state (replicated over ``mesh``; donated to ``train_fn``).
@@ -110,8 +114,10 @@ def train_epoch(
         count; ``steps_per_epoch`` only for ``StepEvent.global_step``).
       totals: the host totals of the epoch so far (a resumed epoch's), or None.
       check_every, on_check: see above (None: only at the end, without ``on_check``).
-      on_step: called after every step with a ``StepEvent``.
-      should_stop: asked before every step; True ends the epoch early.
+      on_step: called after every call with a ``StepEvent``.
+      should_stop: asked before every call; True ends the epoch early.
+      steps_in: batch -> the steps one call of ``train_fn`` makes on it
+        (``Input.steps_in``); None: one.
 
     Returns:
       (state, the epoch's host totals, the number of the epoch's steps done incl. ``skip``).
@@ -123,11 +129,12 @@ def train_epoch(
             break
         state, metrics = train_fn(state, sharding.shard_batch(batch, mesh))
         window = metrics if window is None else window.merge(metrics)
-        index += 1
+        done = 1 if steps_in is None else steps_in(batch)
+        index += done
         global_step = epoch * steps_per_epoch + index
         if on_step is not None:
-            on_step(StepEvent(epoch, index, global_step, batch, metrics))
-        if check_every and index % check_every == 0:
+            on_step(StepEvent(epoch, index, global_step, batch, metrics, done))
+        if check_every and index // check_every > (index - done) // check_every:
             host, window = host.merge(window.to_host()), None
             if on_check is not None:
                 on_check(host, global_step)
@@ -346,9 +353,7 @@ def _run_epoch(
         _save_interrupted(run, data, state, epoch=epoch, index=index, host=host, history=history)
     seconds = time.perf_counter() - t0
     _check_params(run, state, epoch)
-    test = evaluate(
-        state, data.eval_batches(), eval_fn=steps.make_eval_step(run.mesh), mesh=run.mesh
-    )
+    test = evaluate(state, data.eval_batches(), eval_fn=data.eval_fn(run.mesh), mesh=run.mesh)
     images = (index - start.skip) * run.config.batch_size
     history.append(_epoch_record(epoch, state, host, test, seconds=seconds, images=images))
     checkpoints.save_checkpoint(
@@ -378,7 +383,7 @@ def _train_steps(
     )
 
     def observe(event: StepEvent) -> None:
-        bar.update(config.batch_size)
+        bar.update(event.steps * config.batch_size)
         if run.on_step is not None:
             run.on_step(event)
 
@@ -390,7 +395,7 @@ def _train_steps(
         state, host, index = train_epoch(
             state,
             data.train_batches(start.epoch, start.skip),
-            train_fn=steps.make_train_step(run.mesh, data.prepare),
+            train_fn=data.train_fn(run.mesh),
             mesh=run.mesh,
             epoch=start.epoch,
             skip=start.skip,
@@ -400,6 +405,7 @@ def _train_steps(
             on_check=check,
             on_step=observe,
             should_stop=lambda: run.interrupt.set,
+            steps_in=data.steps_in,
         )
         _check_loss(run, host, start.epoch * data.steps_per_epoch + index)
     finally:
@@ -504,9 +510,7 @@ def _finish(
     """Prints the per-class table and writes the results (evaluating first where no epoch
     ran: eval_only, or a resumed run that had already finished)."""
     if test is None:
-        test = evaluate(
-            state, data.eval_batches(), eval_fn=steps.make_eval_step(run.mesh), mesh=run.mesh
-        )
+        test = evaluate(state, data.eval_batches(), eval_fn=data.eval_fn(run.mesh), mesh=run.mesh)
     run.say(reports.accuracy_table(test["correct"], test["count"], CLASS_NAMES))
     results = reports.run_results(
         history,

@@ -122,8 +122,14 @@ def make_eval_step(mesh: Mesh) -> Callable[[TrainState, Batch], Totals]:
     of cache. A mesh of several devices already splits the batch.
     """
     rep, data = replicated(mesh), batch_sharded(mesh)
-    one_cpu = mesh.size == 1 and mesh.devices.flat[0].platform == "cpu"
-    block = EVAL_BLOCK_SIZE if one_cpu else None
+    block = eval_block_size(mesh)
     return jax.jit(
         functools.partial(eval_step, block_size=block), in_shardings=(rep, data), out_shardings=rep
     )
+
+
+def eval_block_size(mesh: Mesh) -> int | None:
+    """``eval_step``'s block size on ``mesh``: ``EVAL_BLOCK_SIZE`` on a single CPU device,
+    else None (see ``make_eval_step``)."""
+    one_cpu = mesh.size == 1 and mesh.devices.flat[0].platform == "cpu"
+    return EVAL_BLOCK_SIZE if one_cpu else None
