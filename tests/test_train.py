@@ -14,6 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
+from png_check import figure_pixels, png_size
 from train_inputs import poisoned_input
 
 from hw4jax.data.cifar10_archive import CLASS_NAMES
@@ -248,17 +249,6 @@ def test_eval_step_in_blocks_gives_the_same_metrics(baseline):
     assert ("while" in blocked) == (jax.devices()[0].platform == "cpu")
 
 
-def png_size(path):
-    """(width, height) from a PNG's header, after checking its signature."""
-    data = path.read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR", path
-    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
-
-
-def figure_pixels(size):
-    return round(size[0] * plots.DPI), round(size[1] * plots.DPI)
-
-
 def test_end_to_end_writes_results_and_counts_every_test_image(baseline):
     """The whole loop on mock data: 2 epochs, per-class counts add up to the test set,
     metrics.jsonl / results.json (with the confusion matrix) / checkpoints and the
@@ -277,9 +267,13 @@ def test_end_to_end_writes_results_and_counts_every_test_image(baseline):
     assert confusion.sum() == MOCK_EXAMPLES
     assert confusion.sum(axis=1).tolist() == list(saved["per_class_count"].values())
     assert np.diagonal(confusion).tolist() == list(saved["per_class_correct"].values())
-    assert png_size(workdir / reports.PLOT_FILE) == figure_pixels(plots.CURVES_SIZE)
-    assert png_size(workdir / reports.CONFUSION_FILE) == figure_pixels(plots.CONFUSION_SIZE)
-    assert png_size(workdir / reports.PER_CLASS_FILE) == figure_pixels(plots.PER_CLASS_SIZE)
+    assert png_size(workdir / reports.PLOT_FILE) == figure_pixels(plots.CURVES_SIZE, plots.DPI)
+    assert png_size(workdir / reports.CONFUSION_FILE) == figure_pixels(
+        plots.CONFUSION_SIZE, plots.DPI
+    )
+    assert png_size(workdir / reports.PER_CLASS_FILE) == figure_pixels(
+        plots.PER_CLASS_SIZE, plots.DPI
+    )
     assert checkpoints.latest_step(workdir) == 10
     # The homework's sum: mean loss x images.
     first = results["epochs"][0]
