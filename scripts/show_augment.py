@@ -24,6 +24,25 @@ from hw4jax.data import cifar10_archive
 FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "data" / "augment_golden.npz"
 
 
+def _torchvision_examples(archive: Path, count: int, seed: int):
+    """``count`` train images chosen by ``seed``, parameters drawn from ``key(seed)``,
+    torchvision's outputs as the reference; and the reference's name."""
+    import jax
+    import numpy as np
+
+    from hw4jax.pytorch import torchvision_ops
+
+    if count < 1:
+        raise ValueError(f"--count {count}: show at least one image")
+    images, _ = cifar10_archive.read_split(archive, "train")
+    chosen = np.sort(np.random.default_rng(seed).choice(len(images), count, replace=False))
+    labels = [f"train #{i}" for i in chosen]
+    examples = gallery.drawn_examples(
+        jax.random.key(seed), images[chosen], labels, torchvision_ops.outputs
+    )
+    return examples, f"torchvision {torchvision_ops.version()}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = cli.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="the PNG to write")
@@ -54,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         source = "torchvision" if have else "fixtures"
     try:
         if source == "torchvision":
-            examples, name = gallery.torchvision_examples(args.archive, args.count, args.seed)
+            examples, name = _torchvision_examples(args.archive, args.count, args.seed)
         else:
             examples, name = gallery.load_fixture_examples(args.fixtures, args.count)
         gallery.plot_gallery(args.out, examples, reference_name=name)

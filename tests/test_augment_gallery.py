@@ -76,6 +76,30 @@ def test_gallery_refuses_what_it_cannot_draw(golden):
         gallery.fixture_examples(golden, [gallery.FIXTURE_IMAGES])
 
 
+def test_drawn_examples_take_their_parameters_from_the_key(golden):
+    """drawn_examples gives image n the n-th parameters jax_ops.sample_params draws from
+    the key, and the reference's outputs for exactly those parameters."""
+    import jax
+
+    from hw4jax.augment import jax_ops
+
+    key = jax.random.key(7)
+    seen = []
+
+    def reference(image, params):
+        seen.append(params)
+        return gallery.hw4jax_outputs(image, params)
+
+    examples = gallery.drawn_examples(key, golden["images"][:2], ["a", "b"], reference)
+    want = jax_ops.sample_params(key, shape=(2,))
+    for n, example in enumerate(examples):
+        for name, value in example.params._asdict().items():
+            np.testing.assert_array_equal(value, np.asarray(getattr(want, name))[n], name)
+        assert seen[n] is example.params and example.label == "ab"[n]
+    with pytest.raises(ValueError, match="one label per image"):
+        gallery.drawn_examples(key, golden["images"][:2], ["a"], reference)
+
+
 def test_torchvision_ops_reproduce_the_fixtures(golden):
     """torchvision_ops.outputs (the pinned transform classes) gives exactly the recorded
     fixtures for every op of the 16 fully recorded images: the gallery's torchvision path

@@ -15,7 +15,7 @@ pixels. Imports neither TensorFlow nor torch.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -133,32 +133,37 @@ def load_fixture_examples(path: str | Path, count: int) -> tuple[list[Example], 
     return fixture_examples(arrays, range(count)), f"torchvision (golden fixtures: {versions})"
 
 
-def torchvision_examples(archive: str | Path, count: int, seed: int) -> tuple[list[Example], str]:
-    """``count`` CIFAR-10 train images drawn by ``seed`` from ``archive``, each with the
-    homework's random parameters drawn from ``jax.random.key(seed)`` and torchvision's
-    outputs for them as the reference (needs torchvision); and the reference's name.
+def drawn_examples(
+    key,
+    images: np.ndarray,
+    labels: Sequence[str],
+    reference: Callable[[np.ndarray, AugmentParams], Mapping[str, np.ndarray]],
+) -> list[Example]:
+    """Gallery examples of ``images``, each with the homework's random parameters drawn
+    from ``key`` (``jax_ops.sample_params``) and ``reference(image, params)``'s outputs per
+    op (e.g. ``hw4jax.pytorch.torchvision_ops.outputs``).
 
-    Raises:
-      ValueError: a bad archive (``cifar10_archive.read_split``), or ``count`` < 1.
-      ImportError: torchvision is not installed.
+    Args:
+      key: a JAX PRNG key.
+      images: uint8 [N, H, W, 3].
+      labels: N labels (where each image comes from).
+      reference: one image's outputs per op of ``OPS`` for the given parameters.
     """
     import jax
 
     from hw4jax.augment import jax_ops
-    from hw4jax.data import cifar10_archive
-    from hw4jax.pytorch import torchvision_ops
 
-    if count < 1:
-        raise ValueError(f"count {count}: draw at least one image")
-    images, _ = cifar10_archive.read_split(archive, "train")
-    chosen = np.sort(np.random.default_rng(seed).choice(len(images), count, replace=False))
-    drawn = jax.tree.map(np.asarray, jax_ops.sample_params(jax.random.key(seed), shape=(count,)))
+    if len(images) != len(labels) or not len(images):
+        raise ValueError(
+            f"{len(images)} images and {len(labels)} labels: pass one label per image, "
+            "and at least one image"
+        )
+    drawn = jax.tree.map(np.asarray, jax_ops.sample_params(key, shape=(len(images),)))
     examples = []
-    for n, i in enumerate(chosen):
+    for n, (image, label) in enumerate(zip(images, labels)):
         params = AugmentParams(*(value[n] for value in drawn))
-        reference = torchvision_ops.outputs(images[i], params)
-        examples.append(Example(images[i], params, reference, f"train #{int(i)}"))
-    return examples, f"torchvision {torchvision_ops.version()}"
+        examples.append(Example(image, params, reference(image, params), label))
+    return examples
 
 
 def gallery_size(count: int) -> tuple[float, float]:
