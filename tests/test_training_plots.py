@@ -77,3 +77,20 @@ def test_confusion_matrix_and_per_class_pngs(tmp_path):
         plots.plot_confusion_matrix(tmp_path / "x.png", confusion[:9].tolist(), CLASS_NAMES)
     with pytest.raises(ValueError, match="one of each per class"):
         plots.plot_per_class_accuracy(tmp_path / "x.png", [1, 2], [3, 4], CLASS_NAMES)
+
+
+def test_the_picture_and_log_modules_import_neither_tensorflow_nor_torch():
+    """TensorFlow comes in only when a run writes or reads TensorBoard events, torch only
+    with torchvision's side of the gallery: importing the modules pays for neither."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import sys, hw4jax.training.loop, hw4jax.training.step_log, hw4jax.training.plots,"
+        " hw4jax.augment.gallery, hw4jax.backprop.picture;"
+        "assert 'tensorflow' not in sys.modules, 'tensorflow';"
+        "assert 'torch' not in sys.modules, 'torch'"
+    )
+    root = Path(__file__).resolve().parents[1]
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=root)
