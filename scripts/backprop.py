@@ -7,6 +7,7 @@ write-up's hand-computed numbers against it (homework setting only).
     python scripts/backprop.py                      # the homework: i=(3,5), y=1, w=0.5, alpha=0.1
     python scripts/backprop.py --loss squared --iterations 5 --optimizer adam
     python scripts/backprop.py --json               # the whole trace as JSON
+    python scripts/backprop.py --plot net.png       # and the net with its numbers as a PNG
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import sys
 
 from hw4jax import backprop, cli
-from hw4jax.backprop import hand_derivation
+from hw4jax.backprop import hand_derivation, picture
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,6 +64,12 @@ def main(argv: list[str] | None = None) -> int:
         "torch.optim defaults, in float64",
     )
     parser.add_argument("--json", action="store_true", help="print the whole trace as JSON")
+    parser.add_argument(
+        "--plot",
+        metavar="FILE",
+        help="also draw the net, each iteration's forward values on the nodes and dE/dw on "
+        "the edges (the write-up's slips marked), into the PNG FILE",
+    )
     args = parser.parse_args(argv)
     setting = backprop.Setting(
         inputs=tuple(args.inputs),
@@ -74,9 +81,14 @@ def main(argv: list[str] | None = None) -> int:
         optimizer=args.optimizer,
     )
     try:
+        if args.plot:  # first: a bad --plot is one error line, not one after the tables
+            picture.plot_setting(setting, args.plot)
         print(hand_derivation.render(setting, as_json=args.json))
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"error: cannot write --plot {args.plot}: {e.strerror or e}", file=sys.stderr)
         return 2
     return 0
 

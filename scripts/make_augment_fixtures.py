@@ -25,13 +25,13 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import torch
 import torchvision
 from PIL import Image
 from torchvision import transforms as T
 from torchvision.transforms import functional as F
 
 from hw4jax.data import cifar10_archive
+from hw4jax.pytorch.torchvision_ops import FixedAffine, FixedJitter, FixedRotation
 
 # The colour-op orders, as hw4jax.augment.spec.JITTER_ORDERS (itertools.permutations(range(3))).
 JITTER_ORDERS = ((0, 1, 2), (0, 2, 1), (1, 0, 2), (1, 2, 0), (2, 0, 1), (2, 1, 0))
@@ -59,39 +59,6 @@ def coordinate_image() -> np.ndarray:
     """uint8 [32, 32, 3]: pixel (x, y) = (8x, 8y, 255); a filled pixel reads (0, 0, 0)."""
     x = np.arange(32) * 8
     return np.stack(np.broadcast_arrays(x[None, :], x[:, None], 255), axis=-1).astype(np.uint8)
-
-
-class _FixedRotation(T.RandomRotation):
-    """RandomRotation with its drawn angle pinned."""
-
-    def __init__(self, angle: float):
-        super().__init__(10)
-        self.angle = angle
-
-    def get_params(self, degrees):
-        return self.angle
-
-
-class _FixedAffine(T.RandomAffine):
-    """RandomAffine(0, shear=10, scale=(0.8, 1.2)) with its drawn scale and x-shear pinned."""
-
-    def __init__(self, scale: float, shear: float):
-        super().__init__(0, shear=10, scale=(0.8, 1.2))
-        self.fixed = (0.0, (0, 0), scale, (shear, 0.0))
-
-    def get_params(self, degrees, translate, scale_ranges, shears, img_size):
-        return self.fixed
-
-
-class _FixedJitter(T.ColorJitter):
-    """ColorJitter(0.2, 0.2, 0.2) with its permutation and factors pinned."""
-
-    def __init__(self, permutation, brightness: float, contrast: float, saturation: float):
-        super().__init__(0.2, 0.2, 0.2)
-        self.fixed = (torch.tensor(permutation), brightness, contrast, saturation, None)
-
-    def get_params(self, brightness, contrast, saturation, hue):
-        return self.fixed
 
 
 def draw_params(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
@@ -140,9 +107,9 @@ def _pinned_ops(params: dict[str, np.ndarray], i: int):
     angle, scale, shear = (float(params[k][i]) for k in ("angle", "scale", "shear"))
     factors = [float(params[k][i]) for k in ("brightness", "contrast", "saturation")]
     return (
-        _FixedRotation(angle),
-        _FixedAffine(scale, shear),
-        _FixedJitter(params["torch_permutation"][i].tolist(), *factors),
+        FixedRotation(angle),
+        FixedAffine(scale, shear),
+        FixedJitter(params["torch_permutation"][i].tolist(), *factors),
         factors,
     )
 

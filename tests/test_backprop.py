@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import torch
+from matplotlib.text import Text
 
 from hw4jax import backprop
 from hw4jax.backprop import HOMEWORK, Setting, Weights, hand_derivation
@@ -331,3 +332,52 @@ def test_render_json_has_the_whole_trace():
         assert it["weights_after"] == step.weights_after
     assert doc["hand_comparison_skipped"] is None
     assert sum(c["verdict"] == "differs" for c in doc["hand_comparison"]) == 4
+
+
+def _slip_notes(fig) -> list[str]:
+    """The red notes a network figure marks the write-up's slips with."""
+    from hw4jax.backprop import picture
+
+    return [t.get_text() for t in fig.findobj(Text) if t.get_color() == picture.SLIP_COLOR]
+
+
+def test_network_picture_marks_exactly_the_slipped_hand_numbers(tmp_path):
+    """The homework's picture is a PNG of figure_size(2) at DPI, shows each iteration's
+    numbers on the net, and marks in red exactly the four hand numbers that differ, each on
+    its iteration's panel; without checks nothing is marked."""
+    from png_check import figure_pixels, png_size
+
+    from hw4jax.backprop import picture
+
+    tr = backprop.trace(HOMEWORK)
+    checks = hand_derivation.compare(tr)
+    path = picture.plot_network(tr, tmp_path / "net.png", checks)
+    assert png_size(path) == figure_pixels(picture.figure_size(2), picture.DPI)
+
+    fig = picture.network_figure(tr, checks)
+    texts = [t.get_text() for t in fig.findobj(Text)]
+    q = tr.steps[1].quantities
+    assert f"dE/dw4 = {q['dE/dw4']:.6g}" in "\n".join(texts)  # an edge of iteration 2
+    notes = "\n".join(_slip_notes(fig))
+    slipped = [c for c in checks if not c.agrees]
+    assert notes.count("write-up:") == len(slipped) == 4
+    for c in slipped:
+        assert f"{c.number.quantity} = {c.number.printed}" in notes
+    assert _slip_notes(picture.network_figure(tr)) == []
+
+
+def test_network_picture_of_another_setting_and_its_limits(tmp_path):
+    """plot_setting draws any setting (one panel per iteration, no marks off the homework's
+    setting) and refuses more iterations than MAX_ITERATIONS with a ValueError that says
+    what to pass."""
+    from png_check import figure_pixels, png_size
+
+    from hw4jax.backprop import picture
+
+    setting = _random_setting(3, iterations=3)
+    path = picture.plot_setting(setting, tmp_path / "net.png")
+    assert png_size(path) == figure_pixels(picture.figure_size(3), picture.DPI)
+    assert picture.figure_size(3) == (2 * picture.PANEL_SIZE[0], 2 * picture.PANEL_SIZE[1])
+    too_many = dataclasses.replace(setting, iterations=picture.MAX_ITERATIONS + 1)
+    with pytest.raises(ValueError, match="at most"):
+        picture.plot_setting(too_many, tmp_path / "many.png")

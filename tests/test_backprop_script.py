@@ -92,3 +92,19 @@ def test_bad_input_is_one_error_line_and_exit_2(args, words):
     lines = p.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and words in lines[0]
     assert p.stdout == ""
+
+
+def test_plot_writes_the_network_picture(tmp_path):
+    """--plot FILE writes the PNG of the net (two panels) besides printing the tables; an
+    unwritable FILE is one error line and exit status 2."""
+    from png_check import figure_pixels, png_size
+
+    from hw4jax.backprop import picture
+
+    p = _run("--plot", str(tmp_path / "net.png"))
+    assert p.returncode == 0, p.stderr
+    assert "27 of 31 printed numbers agree" in p.stdout
+    assert png_size(tmp_path / "net.png") == figure_pixels(picture.figure_size(2), picture.DPI)
+    p = _run("--plot", str(tmp_path / "missing" / "net.png"))
+    assert p.returncode == 2 and p.stdout == ""
+    assert p.stderr.startswith("error: cannot write --plot") and len(p.stderr.splitlines()) == 1

@@ -14,13 +14,15 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
+from png_check import figure_pixels, png_size
 from train_inputs import poisoned_input
 
 from hw4jax.data.cifar10_archive import CLASS_NAMES
 from hw4jax.pytorch import parity
-from hw4jax.training import checkpoints, loop, reports, sharding, steps
+from hw4jax.training import checkpoints, loop, plots, reports, sharding, step_log, steps
 from hw4jax.training.config import get_config
 from hw4jax.training.state import initial_state
+from hw4jax.training.tensorboard import read_scalars
 
 MOCK_EXAMPLES = 20  # per split: 5 steps of 4 a training epoch, 3 eval batches of 8 (padded)
 
@@ -169,8 +171,9 @@ def test_prepare_builds_the_batch_inside_the_jitted_step(baseline):
 
 
 def test_eval_step_counts_only_unmasked_examples(baseline):
-    """eval_step's per-class counts are the unmasked labels' histogram, and padding adds
-    neither loss nor correct predictions."""
+    """eval_step's per-class counts are the unmasked labels' histogram, its confusion
+    matrix counts the unmasked (label, argmax of the logits) pairs, with the per-class
+    figures its diagonal and row sums, and padding adds neither loss nor counts."""
     del baseline  # its compiled eval_step is reused
     config = tiny_config()
     mesh = sharding.make_mesh(jax.devices()[:1])
@@ -182,6 +185,12 @@ def test_eval_step_counts_only_unmasked_examples(baseline):
     mask = np.array([True] * 5 + [False] * 3)
     full = jax.device_get(evaluate(state, {"image": images, "label": labels, "mask": mask}))
     assert full.count.tolist() == np.bincount(labels[:5], minlength=10).tolist()
+    variables = {"params": state.params, "batch_stats": state.batch_stats}
+    predicted = np.argmax(state.apply_fn(variables, images[:5], train=False), -1)
+    want = np.zeros((10, 10), int)
+    np.add.at(want, (labels[:5], predicted), 1)
+    assert full.confusion.tolist() == want.tolist()
+    assert full.correct.tolist() == np.diagonal(want).tolist()
     # Other content in the padded slots changes nothing, bit for bit: in eval mode every
     # example is computed on its own, and the masked sum adds the same values in one order.
     junk = {
@@ -192,6 +201,7 @@ def test_eval_step_counts_only_unmasked_examples(baseline):
     padded = jax.device_get(evaluate(state, junk))
     np.testing.assert_array_equal(padded.loss_sum, full.loss_sum)
     assert padded.correct.tolist() == full.correct.tolist()
+    assert padded.confusion.tolist() == full.confusion.tolist()
     # The same five real examples, the padding elsewhere: the same per-class counts.
     order = np.array([5, 0, 1, 6, 2, 3, 7, 4])
     part = jax.device_get(
@@ -241,7 +251,8 @@ def test_eval_step_in_blocks_gives_the_same_metrics(baseline):
 
 def test_end_to_end_writes_results_and_counts_every_test_image(baseline):
     """The whole loop on mock data: 2 epochs, per-class counts add up to the test set,
-    metrics.jsonl / results.json / metrics.png / checkpoints in the workdir."""
+    metrics.jsonl / results.json (with the confusion matrix) / checkpoints and the
+    pictures (metrics.png, confusion_matrix.png, per_class_accuracy.png) in the workdir."""
     results, workdir = baseline["results"], baseline["workdir"]
     assert sum(results["per_class_count"].values()) == MOCK_EXAMPLES
     assert list(results["per_class_accuracy"]) == list(CLASS_NAMES)
@@ -251,11 +262,64 @@ def test_end_to_end_writes_results_and_counts_every_test_image(baseline):
     saved = json.loads((workdir / reports.RESULTS_FILE).read_text())
     assert saved["test_accuracy"] == results["test_accuracy"]
     assert saved["config"]["batch_size"] == 4 and saved["device"]["device_count"] >= 1
-    assert (workdir / reports.PLOT_FILE).read_bytes()[:4] == b"\x89PNG"
+    confusion = np.array(saved["confusion_matrix"]["counts"])
+    assert saved["confusion_matrix"]["classes"] == list(CLASS_NAMES)
+    assert confusion.sum() == MOCK_EXAMPLES
+    assert confusion.sum(axis=1).tolist() == list(saved["per_class_count"].values())
+    assert np.diagonal(confusion).tolist() == list(saved["per_class_correct"].values())
+    assert png_size(workdir / reports.PLOT_FILE) == figure_pixels(plots.CURVES_SIZE, plots.DPI)
+    assert png_size(workdir / reports.CONFUSION_FILE) == figure_pixels(
+        plots.CONFUSION_SIZE, plots.DPI
+    )
+    assert png_size(workdir / reports.PER_CLASS_FILE) == figure_pixels(
+        plots.PER_CLASS_SIZE, plots.DPI
+    )
     assert checkpoints.latest_step(workdir) == 10
     # The homework's sum: mean loss x images.
     first = results["epochs"][0]
     assert first["train_loss_sum"] == pytest.approx(first["train_loss_mean"] * MOCK_EXAMPLES)
+
+
+def read_steps(workdir):
+    return [json.loads(line) for line in (workdir / step_log.STEPS_FILE).read_text().splitlines()]
+
+
+def test_steps_file_and_tensorboard_hold_the_curves_within_epochs(baseline):
+    """steps.jsonl has a record at every check (every 2 steps) and at each epoch's end
+    (5 steps an epoch), whose windows add up to the epoch's figures; TensorBoard's event
+    files hold the same train scalars per record and the test scalars per epoch."""
+    workdir, epochs = baseline["workdir"], baseline["results"]["epochs"]
+    records = read_steps(workdir)
+    assert [r["step"] for r in records] == [2, 4, 5, 7, 9, 10]
+    assert [r["window_steps"] for r in records] == [2, 2, 1, 2, 2, 1]
+    assert [r["images"] for r in records] == [4 * r["step"] for r in records]
+    for epoch, record in zip(epochs, [records[2], records[5]]):
+        window = [r for r in records if r["epoch"] == epoch["epoch"]]
+        assert record["epoch_count"] == MOCK_EXAMPLES
+        assert record["epoch_loss_sum"] == epoch["train_loss_sum"]
+        assert record["epoch_train_accuracy"] == epoch["train_accuracy"]
+        # The windows telescope: each is a float64 difference of host totals divided by its
+        # images, so undoing it and summing 3 positive terms costs a few float64 roundings
+        # (each <= 2^-53 of a term no larger than the total): 1e-12 of the total covers them.
+        images = [4 * r["window_steps"] for r in window]
+        assert sum(n * r["train_loss"] for n, r in zip(images, window)) == pytest.approx(
+            epoch["train_loss_sum"], rel=1e-12
+        )
+        assert sum(n * r["train_accuracy"] for n, r in zip(images, window)) == pytest.approx(
+            epoch["train_accuracy"] * MOCK_EXAMPLES, rel=1e-12
+        )
+    # The checkpoint carries the records (a resumed run continues from them).
+    assert baseline["progress"]["steps"] == records
+
+    scalars = read_scalars(workdir / step_log.TENSORBOARD_DIR)
+    assert sorted(scalars) == ["test/accuracy", "test/loss", "train/accuracy", "train/loss"]
+    # TensorBoard stores float32 scalars: each value is the record's rounded once to float32.
+    for tag, key in [("train/loss", "train_loss"), ("train/accuracy", "train_accuracy")]:
+        assert [s for s, _ in scalars[tag]] == [r["step"] for r in records]
+        assert [v for _, v in scalars[tag]] == [float(np.float32(r[key])) for r in records]
+    for tag, key in [("test/loss", "test_loss"), ("test/accuracy", "test_accuracy")]:
+        assert [s for s, _ in scalars[tag]] == [5, 10]
+        assert [v for _, v in scalars[tag]] == [float(np.float32(r[key])) for r in epochs]
 
 
 def test_nothing_recompiles_after_the_first_step(baseline):
@@ -309,6 +373,22 @@ def test_interrupt_saves_and_resume_ends_with_the_same_weights(tmp_path, capsys,
         assert got["train_loss_sum"] == pytest.approx(want["train_loss_sum"], rel=1e-6)
         assert got["test_accuracy"] == want["test_accuracy"]
     assert results["per_class_correct"] == baseline["results"]["per_class_correct"]
+    # The step records too: the same steps, windows and counts. The loss sums regroup as
+    # above: the uninterrupted run's step-4 record holds the float32 sum of steps 3 and 4,
+    # the resumed run's their float64 sum, so a window or total differs by at most eps32 / 2
+    # of itself (later windows are float64 differences of totals, exact to ~1e-16 of the
+    # total); 1e-6 covers it. The interrupted run's TensorBoard events end at its last
+    # record, the resumed run's start after it: together each step once.
+    got_steps, want_steps = read_steps(workdir), read_steps(baseline["workdir"])
+    assert len(got_steps) == len(want_steps)
+    for got, want in zip(got_steps, want_steps):
+        for key in ("epoch", "step", "images", "window_steps", "train_accuracy", "epoch_count"):
+            assert got[key] == want[key], key
+        assert got["epoch_train_accuracy"] == want["epoch_train_accuracy"]
+        for key in ("train_loss", "epoch_train_loss", "epoch_loss_sum"):
+            assert got[key] == pytest.approx(want[key], rel=1e-6), key
+    steps = [s for s, _ in read_scalars(workdir / step_log.TENSORBOARD_DIR)["train/loss"]]
+    assert steps == [r["step"] for r in want_steps]
 
 
 def test_resume_with_other_settings_is_refused(tmp_path, baseline):

@@ -6,6 +6,8 @@
   its grayscale and blend, ToTensor + Normalize, the constants.
 * ``hw4jax.augment.tf_ops``: TensorFlow ops for tf.data (what ``input_pipeline`` runs).
 * ``hw4jax.augment.jax_ops``: pure JAX functions (jit, vmap, CPU and GPU, no float64).
+* ``hw4jax.augment.gallery``: the picture of each op in hw4jax beside torchvision's output
+  for the same parameters, and their difference.
 
 Both backends expose the same ops (``horizontal_flip``, ``rotate``, ``affine``,
 ``grayscale``, ``adjust_brightness``/``contrast``/``saturation``, ``color_jitter``,

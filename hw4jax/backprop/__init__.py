@@ -5,6 +5,7 @@
   chain_trace      the hand derivation run in float64 and checked against ``jax.grad``
                    (``trace``, ``format_trace``), and ``optimizer_losses`` for Question 1.
   hand_derivation  the write-up's printed numbers and their check against a ``trace``.
+  picture          the net as a picture, iteration by iteration, the write-up's slips marked.
 
 The names of ``net`` and ``chain_trace`` are importable from here (``hw4jax.backprop.trace``,
 ``hw4jax.backprop.forward``, ...), as before the package was split.

@@ -3,6 +3,9 @@
   reference  the homework's ``Net`` (NCHW), its optimizers and train step (needs torch).
   interop    PyTorch state_dict <-> Flax variables of ``hw4jax.cnn.model.CNN`` with numpy
              alone; ``.pt`` files; a training checkpoint exported as a state_dict.
+  torchvision_ops
+             torchvision's augmentation with its random parameters pinned (needs
+             torchvision; imports neither JAX nor TensorFlow).
 
 Only this package (and the parity report) imports torch, an optional dependency
 (``pip install 'hw4jax[torch]'``): ``import_torch`` says how to install it when it is missing.

@@ -10,6 +10,9 @@ inputs       ``Input``: where a run's batches come from (CIFAR-10 by default).
 loop         ``train_and_evaluate(config, workdir)`` and the per-epoch pieces
              (``train_epoch``, ``evaluate``) the optimizer study shares.
 checkpoints  orbax checkpoints of a run; ``restore_state``.
-reports      what a run writes and prints (metrics.jsonl, results.json, metrics.png).
+reports      what a run writes and prints (metrics.jsonl, results.json, the pictures).
+plots        the pictures: metrics.png, confusion_matrix.png, per_class_accuracy.png.
+step_log     the curves within the epochs: steps.jsonl and TensorBoard scalars.
+tensorboard  TensorBoard event files written and read with TensorFlow (imported on use).
 progress     the progress display and Ctrl-C handling.
 """

@@ -44,6 +44,7 @@ from hw4jax.training.inputs import Input, cifar10_input
 from hw4jax.training.metrics import Totals
 from hw4jax.training.progress import InterruptFlag, Progress
 from hw4jax.training.state import TrainState, initial_state
+from hw4jax.training.step_log import StepLog
 
 # Config fields that must match for a resumed run to continue the same run.
 RESUME_FIELDS = (
@@ -149,7 +150,8 @@ def evaluate(
     """Runs ``eval_fn`` over ``batches`` (process-local numpy batches with a 'mask').
 
     Returns:
-      {'loss': mean test loss, 'accuracy', 'loss_sum', 'correct': [10] ints, 'count': [10] ints}.
+      {'loss': mean test loss, 'accuracy', 'loss_sum', 'correct': [10] ints, 'count': [10] ints,
+      'confusion': [10][10] ints (rows: true class, columns: predicted class)}.
     """
     totals = None
     for batch in batches:
@@ -164,6 +166,7 @@ def evaluate(
         "loss_sum": totals.loss_sum,
         "correct": totals.correct,
         "count": totals.count,
+        "confusion": totals.confusion,
     }
 
 
@@ -207,9 +210,12 @@ def train_and_evaluate(
 
     Prints the devices, per epoch the homework's line plus mean loss, accuracies, time and
     images/s, and at the end the test accuracy overall and per class. Writes into
-    ``workdir``: ``checkpoints/``, ``metrics.jsonl``, ``metrics.png``, ``results.json``
-    (``eval_results.json`` for ``eval_only``). A multi-host run (``config.distributed``)
-    must have called ``jax.distributed.initialize`` first (``scripts/train.py`` does).
+    ``workdir``: ``checkpoints/``, ``metrics.jsonl`` (per epoch), ``steps.jsonl`` and
+    ``tensorboard/`` (every ``check_every_steps`` steps, ``hw4jax.training.step_log``),
+    ``metrics.png``, ``results.json``, ``confusion_matrix.png``, ``per_class_accuracy.png``
+    (``eval_results.json`` and ``eval_``-prefixed pictures for ``eval_only``). A multi-host
+    run (``config.distributed``) must have called ``jax.distributed.initialize`` first
+    (``scripts/train.py`` does).
 
     Args:
       config: the run's settings (``hw4jax.training.config.get_config``).
@@ -221,7 +227,8 @@ def train_and_evaluate(
 
     Returns:
       The results dict written to results.json: 'test_accuracy', 'test_loss',
-      'per_class_accuracy', 'epochs' (per-epoch records), 'config', 'device', timings.
+      'per_class_accuracy', 'confusion_matrix', 'epochs' (per-epoch records), 'config',
+      'device', timings.
 
     Raises:
       ValueError: bad settings or data (the message says what to change).
@@ -298,9 +305,10 @@ def _check_resume(saved: dict, config: Config) -> None:
 def _initial_or_restored(run: _Run) -> tuple[TrainState, dict]:
     """The fresh state on the mesh, or the latest checkpoint's, with the run's progress."""
     state = jax.device_put(initial_state(run.config), sharding.replicated(run.mesh))
-    progress = {"epoch": 0, "step_in_epoch": 0, "totals": None, "history": []}
+    progress = {"epoch": 0, "step_in_epoch": 0, "totals": None, "history": [], "steps": []}
     if run.saved_step is not None:
         state, progress = checkpoints.restore_checkpoint(run.manager, state)
+        progress.setdefault("steps", [])  # checkpoints from before step records
         run.say(
             f"Restored step {int(state.step)} (epoch {progress['epoch'] + 1},"
             f" batch {progress['step_in_epoch']}) from {run.manager.directory}"
@@ -329,7 +337,14 @@ def _train(
     )
     history: list[dict] = list(progress["history"])
     test = None
-    with run.interrupt:
+    log = StepLog(
+        run.workdir,
+        progress["steps"],
+        batch_size=config.batch_size,
+        steps_per_epoch=data.steps_per_epoch,
+        write=run.main_process,
+    )
+    with run.interrupt, log:
         for epoch in range(progress["epoch"], config.epochs):
             if epoch == progress["epoch"]:  # where the run (or the checkpoint) stands
                 saved = progress["totals"]
@@ -337,29 +352,38 @@ def _train(
                 start = _EpochStart(epoch, progress["step_in_epoch"], totals)
             else:
                 start = _EpochStart(epoch, 0, None)
-            state, test = _run_epoch(run, data, state, start, history)
+            state, test = _run_epoch(run, data, state, start, history, log)
     return history, test, state
 
 
 def _run_epoch(
-    run: _Run, data: Input, state: TrainState, start: _EpochStart, history: list[dict]
+    run: _Run,
+    data: Input,
+    state: TrainState,
+    start: _EpochStart,
+    history: list[dict],
+    log: StepLog,
 ) -> tuple[TrainState, dict]:
     """Trains an epoch from ``start``, then evaluates, checkpoints and writes the metrics;
-    appends the epoch's record to ``history``. Returns (state, test)."""
+    appends the epoch's record to ``history`` (its step records to ``log``). Returns
+    (state, test)."""
     epoch, interrupted = start.epoch, run.interrupt
     t0 = time.perf_counter()
-    state, host, index = _train_steps(run, data, state, start)
+    state, host, index = _train_steps(run, data, state, start, log)
     if interrupted.set and index < data.steps_per_epoch:
-        _save_interrupted(run, data, state, epoch=epoch, index=index, host=host, history=history)
+        _save_interrupted(
+            run, data, state, epoch=epoch, index=index, host=host, history=history, log=log
+        )
     seconds = time.perf_counter() - t0
     _check_params(run, state, epoch)
     test = evaluate(state, data.eval_batches(), eval_fn=data.eval_fn(run.mesh), mesh=run.mesh)
     images = (index - start.skip) * run.config.batch_size
     history.append(_epoch_record(epoch, state, host, test, seconds=seconds, images=images))
+    log.test(int(state.step), test["loss"], test["accuracy"])
     checkpoints.save_checkpoint(
-        run.manager, state, _progress(run, data, epoch + 1, 0, None, history)
+        run.manager, state, _progress(run, data, epoch + 1, 0, None, history, log)
     )
-    _write_epoch(run, history)
+    _write_epoch(run, history, log)
     if interrupted.set:
         run.say(
             f"Interrupted after epoch {epoch + 1}: saved step {int(state.step)};"
@@ -370,10 +394,11 @@ def _run_epoch(
 
 
 def _train_steps(
-    run: _Run, data: Input, state: TrainState, start: _EpochStart
+    run: _Run, data: Input, state: TrainState, start: _EpochStart, log: StepLog
 ) -> tuple[TrainState, Totals, int]:
-    """``train_epoch`` with the run's progress display, NaN checks, Ctrl-C flag and
-    ``on_step`` observer: (state, the epoch's totals, steps of the epoch done)."""
+    """``train_epoch`` with the run's progress display, NaN checks, step records (at each
+    check and at the epoch's end), Ctrl-C flag and ``on_step`` observer: (state, the
+    epoch's totals, steps of the epoch done)."""
     config = run.config
     bar = Progress(
         epoch=start.epoch + 1,
@@ -389,6 +414,7 @@ def _train_steps(
 
     def check(host: Totals, global_step: int) -> None:
         _check_loss(run, host, global_step)
+        log.check(start.epoch, global_step, host)
         bar.report(host.mean_loss)
 
     try:
@@ -407,7 +433,10 @@ def _train_steps(
             should_stop=lambda: run.interrupt.set,
             steps_in=data.steps_in,
         )
-        _check_loss(run, host, start.epoch * data.steps_per_epoch + index)
+        global_step = start.epoch * data.steps_per_epoch + index
+        _check_loss(run, host, global_step)
+        if index == data.steps_per_epoch:  # not at an interruption: the resumed run records it
+            log.check(start.epoch, global_step, host)
     finally:
         bar.close()
     return state, host, index
@@ -438,14 +467,22 @@ def _check_params(run: _Run, state: TrainState, epoch: int) -> None:
 
 
 def _progress(
-    run: _Run, data: Input, epoch: int, step_in_epoch: int, host: Totals | None, history: list[dict]
+    run: _Run,
+    data: Input,
+    epoch: int,
+    step_in_epoch: int,
+    host: Totals | None,
+    history: list[dict],
+    log: StepLog,
 ) -> dict:
-    """The checkpoint's progress JSON: where the state is in the run, and what came before."""
+    """The checkpoint's progress JSON: where the state is in the run, and what came before
+    (the epoch records and the step records)."""
     return {
         "epoch": epoch,
         "step_in_epoch": step_in_epoch,
         "totals": None if host is None else host.to_dict(),
         "history": history,
+        "steps": log.records,
         "config": run.config.to_dict(),
         "steps_per_epoch": data.steps_per_epoch,
     }
@@ -460,13 +497,14 @@ def _save_interrupted(
     index: int,
     host: Totals,
     history: list[dict],
+    log: StepLog,
 ) -> None:
     """Saves the state mid-epoch (with its position and partial totals), then raises
     KeyboardInterrupt."""
     if not bool(_all_finite(state.params)):
         raise NonFiniteLossError("the parameters became NaN/inf; no checkpoint saved")
     checkpoints.save_checkpoint(
-        run.manager, state, _progress(run, data, epoch, index, host, history)
+        run.manager, state, _progress(run, data, epoch, index, host, history, log)
     )
     run.say(
         f"Interrupted: saved step {int(state.step)} (epoch {epoch + 1}, batch {index})"
@@ -492,11 +530,11 @@ def _epoch_record(
     }
 
 
-def _write_epoch(run: _Run, history: list[dict]) -> None:
+def _write_epoch(run: _Run, history: list[dict], log: StepLog) -> None:
     run.say(reports.epoch_line(history[-1]))
     if run.main_process:
         reports.write_history(run.workdir, history)
-        reports.plot_history(run.workdir, history)
+        reports.plot_history(run.workdir, history, log.records)
 
 
 def _finish(
@@ -523,4 +561,5 @@ def _finish(
     if run.main_process:
         name = reports.EVAL_RESULTS_FILE if run.config.eval_only else reports.RESULTS_FILE
         reports.write_results(run.workdir, results, name=name)
+        reports.plot_test(run.workdir, test, prefix="eval_" if run.config.eval_only else "")
     return results

@@ -3,7 +3,9 @@
 A step returns ``Totals`` (on device); a loop merges them step by step (on device: no host
 sync), reads them to the host now and then (``to_host``) and asks for ``mean_loss`` and
 ``accuracy``. The same class serves both kinds of step: a train step's ``correct`` and
-``count`` are scalars, an eval step's are per true class ([num_classes]).
+``count`` are scalars, an eval step's are per true class ([num_classes]), and an eval step
+also fills ``confusion``, the [num_classes, num_classes] counts its per-class figures are
+the diagonal and row sums of.
 """
 
 from __future__ import annotations
@@ -25,11 +27,14 @@ def _add_on_device(a: Totals, b: Totals) -> Totals:
 @struct.dataclass
 class Totals:
     """Sums over examples: ``loss_sum`` (float), ``correct`` and ``count`` (ints, scalars or
-    per class). On device they are arrays; after ``to_host`` Python numbers (lists per class)."""
+    per class), and ``confusion`` (int [true class, predicted class] counts, or None where a
+    step does not count them). On device they are arrays; after ``to_host`` Python numbers
+    (lists per class, a list of rows for ``confusion``)."""
 
     loss_sum: Any = 0.0
     correct: Any = 0
     count: Any = 0
+    confusion: Any = None
 
     def merge(self, other: Totals) -> Totals:
         """The element-wise sum: one jitted add on device, Python arithmetic on the host."""
@@ -39,10 +44,14 @@ class Totals:
 
     def to_host(self) -> Totals:
         """The totals as Python numbers: loss_sum a float, correct and count ints (lists of
-        ints per class). Reading device totals waits for the steps that produced them."""
+        ints per class), confusion a list of rows of ints (or None). Reading device totals
+        waits for the steps that produced them."""
         host = jax.device_get(self)
         return Totals(
-            loss_sum=float(host.loss_sum), correct=_ints(host.correct), count=_ints(host.count)
+            loss_sum=float(host.loss_sum),
+            correct=_ints(host.correct),
+            count=_ints(host.count),
+            confusion=None if host.confusion is None else np.asarray(host.confusion).tolist(),
         )
 
     @property
@@ -60,8 +69,13 @@ class Totals:
         return int(np.sum(self.correct)) / max(self.num_examples, 1)
 
     def to_dict(self) -> dict:
-        """{'loss_sum', 'correct', 'count'} of host totals, for JSON (a checkpoint's progress)."""
-        return {"loss_sum": self.loss_sum, "correct": self.correct, "count": self.count}
+        """{'loss_sum', 'correct', 'count'[, 'confusion']} of host totals, for JSON (a
+        checkpoint's progress); 'confusion' only where it is counted, so ``Totals(**d)``
+        reads the progress of checkpoints written before it existed."""
+        d = {"loss_sum": self.loss_sum, "correct": self.correct, "count": self.count}
+        if self.confusion is not None:
+            d["confusion"] = self.confusion
+        return d
 
 
 def _ints(x: Any) -> int | list[int]:

@@ -1,8 +1,15 @@
-"""What a training run leaves in its workdir and prints: metrics files, the plot, the tables.
+"""What a training run leaves in its workdir and prints: metrics files, the plots, the tables.
 
-metrics.jsonl  one JSON object per finished epoch (``hw4jax.training.loop``'s history records)
-results.json   the final results (losses, accuracies, per class, config, device, timing)
-metrics.png    loss and accuracy per epoch
+metrics.jsonl           one JSON object per finished epoch (``hw4jax.training.loop``'s
+                        history records)
+results.json            the final results (losses, accuracies, per class, the confusion
+                        matrix, config, device, timing)
+metrics.png             train loss and accuracy every ``check_every`` steps, test per epoch
+confusion_matrix.png    the test set's confusion matrix, counts and row-normalised
+per_class_accuracy.png  test accuracy per class
+
+(``steps.jsonl`` and ``tensorboard/``: ``hw4jax.training.step_log``; the pictures are
+drawn by ``hw4jax.training.plots``.)
 """
 
 from __future__ import annotations
@@ -13,11 +20,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from hw4jax.data.cifar10_archive import CLASS_NAMES
+from hw4jax.training import plots
 
 METRICS_FILE = "metrics.jsonl"
 RESULTS_FILE = "results.json"
 EVAL_RESULTS_FILE = "eval_results.json"
 PLOT_FILE = "metrics.png"
+CONFUSION_FILE = "confusion_matrix.png"
+PER_CLASS_FILE = "per_class_accuracy.png"
 
 
 def _write_atomically(path: Path, text: str) -> None:
@@ -42,33 +52,25 @@ def write_results(workdir: str | Path, results: dict, *, name: str = RESULTS_FIL
     return path
 
 
-def plot_history(workdir: str | Path, history: Sequence[dict]) -> Path:
-    """Draws train/test loss and accuracy per epoch into ``<workdir>/metrics.png``.
+def plot_history(workdir: str | Path, history: Sequence[dict], steps: Sequence[dict] = ()) -> Path:
+    """Draws ``<workdir>/metrics.png``: the train curves of the step records ``steps``
+    (``hw4jax.training.step_log``) with the per-epoch ``history`` on top
+    (``plots.plot_training_curves``)."""
+    return plots.plot_training_curves(Path(workdir) / PLOT_FILE, history, steps)
 
-    Uses an Agg canvas on a bare ``Figure`` (no pyplot), so drawing never touches
-    matplotlib's global backend or needs a display.
-    """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
 
-    epochs = [r["epoch"] for r in history]
-    fig = Figure(figsize=(9, 3.5))
-    FigureCanvasAgg(fig)
-    loss_ax, acc_ax = fig.subplots(1, 2)
-    loss_ax.plot(epochs, [r["train_loss_mean"] for r in history], "o-", label="train")
-    loss_ax.plot(epochs, [r["test_loss"] for r in history], "s-", label="test")
-    loss_ax.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
-    acc_ax.plot(epochs, [100 * r["train_accuracy"] for r in history], "o-", label="train")
-    acc_ax.plot(epochs, [100 * r["test_accuracy"] for r in history], "s-", label="test")
-    acc_ax.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
-    for ax in (loss_ax, acc_ax):
-        ax.set_xticks(epochs)
-        ax.grid(alpha=0.3)
-        ax.legend()
-    fig.tight_layout()
-    path = Path(workdir) / PLOT_FILE
-    fig.savefig(path, dpi=100)
-    return path
+def plot_test(workdir: str | Path, test: dict, *, prefix: str = "") -> tuple[Path, Path]:
+    """Draws the test figures of ``test`` (``loop.evaluate``'s dict) into
+    ``<workdir>/<prefix>confusion_matrix.png`` and ``<prefix>per_class_accuracy.png``."""
+    workdir = Path(workdir)
+    return (
+        plots.plot_confusion_matrix(
+            workdir / (prefix + CONFUSION_FILE), test["confusion"], CLASS_NAMES
+        ),
+        plots.plot_per_class_accuracy(
+            workdir / (prefix + PER_CLASS_FILE), test["correct"], test["count"], CLASS_NAMES
+        ),
+    )
 
 
 def epoch_line(record: dict) -> str:
@@ -97,7 +99,9 @@ def run_results(
     history: list[dict], test: dict, *, config: dict, device: dict, step: int, seconds: float
 ) -> dict:
     """What ``results.json`` holds: the config, the device, the per-epoch ``history``, the
-    last epoch's train figures, the ``test`` figures overall and per class, and timings."""
+    last epoch's train figures, the ``test`` figures overall and per class, the test set's
+    confusion matrix (counts; rows the true class, columns the predicted one, both in
+    ``CLASS_NAMES`` order) and timings."""
     last = history[-1] if history else {}
     return {
         "config": config,
@@ -114,6 +118,12 @@ def run_results(
         },
         "per_class_correct": dict(zip(CLASS_NAMES, test["correct"])),
         "per_class_count": dict(zip(CLASS_NAMES, test["count"])),
+        "confusion_matrix": {
+            "rows": "true class",
+            "columns": "predicted class",
+            "classes": list(CLASS_NAMES),
+            "counts": test["confusion"],
+        },
         "train_seconds": sum(r["seconds"] for r in history),
         "seconds": seconds,
     }

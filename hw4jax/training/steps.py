@@ -3,7 +3,8 @@
 train_step      (state, batch) -> (state, metrics): cross-entropy, gradients, optax
                 update, BatchNorm statistics; dropout's key is fold_in(key, step), so
                 the step is a pure function of state and batch.
-eval_step       (state, batch) -> metrics: masked loss sum and per-class counts.
+eval_step       (state, batch) -> metrics: masked loss sum, the confusion matrix and the
+                per-class counts (its diagonal and row sums).
 make_train_step, make_eval_step
                 jit them over a 1-D device mesh (``hw4jax.training.sharding``): state
                 replicated, batch sharded on its first axis, the state donated. One jitted
@@ -83,22 +84,28 @@ def eval_step(state: TrainState, batch: Batch, *, block_size: int | None = None)
         mode every example is computed on its own), or None for the whole batch at once.
 
     Returns:
-      ``Totals``: loss_sum float32 (summed over real examples), correct int32
-      [num_classes] and count int32 [num_classes]: per true class, the correct predictions
-      and the examples.
+      ``Totals``: loss_sum float32 (summed over real examples); confusion int32
+      [num_classes, num_classes], the real examples counted by (true class, predicted
+      class); correct int32 [num_classes] and count int32 [num_classes], per true class the
+      correct predictions and the examples (confusion's diagonal and row sums).
     """
     variables = {"params": state.params, "batch_stats": state.batch_stats}
     logits = map_batch_blocks(
         lambda images: state.apply_fn(variables, images, train=False), block_size, batch["image"]
     )
     mask = batch["mask"]
+    num_classes = logits.shape[-1]
     losses = optax.softmax_cross_entropy_with_integer_labels(logits, batch["label"])
-    one_hot = jax.nn.one_hot(batch["label"], logits.shape[-1], dtype=jnp.int32) * mask[:, None]
-    hit = (jnp.argmax(logits, -1) == batch["label"]).astype(jnp.int32)
+    true = jax.nn.one_hot(batch["label"], num_classes, dtype=jnp.int32) * mask[:, None]
+    predicted = jax.nn.one_hot(jnp.argmax(logits, -1), num_classes, dtype=jnp.int32)
+    # A sum of outer products over the batch axis, not an integer matmul or a scatter:
+    # exact, and an ordinary reduction for the sharded batch on every backend.
+    confusion = jnp.sum(true[:, :, None] * predicted[:, None, :], axis=0)
     return Totals(
         loss_sum=jnp.sum(jnp.where(mask, losses, 0.0)),
-        correct=jnp.sum(one_hot * hit[:, None], axis=0),
-        count=jnp.sum(one_hot, axis=0),
+        correct=jnp.diagonal(confusion),
+        count=jnp.sum(confusion, axis=1),
+        confusion=confusion,
     )
 
 
