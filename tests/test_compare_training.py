@@ -597,17 +597,30 @@ def test_script_bad_input_is_one_error_line_and_exit_2(script, capsys, tmp_path,
 
 def test_script_report_only_summarises_the_files(script, capsys, tmp_path):
     """--report-only writes summary.json, summary.md and comparison.png of each b*/ folder
-    from the run files alone and prints the tables."""
+    from the run files alone, and overview.md over both batch sizes, whose rows carry each
+    side's mean, range over seeds and the summary's Welch interval; prints the tables."""
     write_fake_runs(tmp_path, HW4JAX_OWN, range(3))
     write_fake_runs(tmp_path, PYTORCH_OWN, range(3))
+    write_fake_runs(tmp_path, HW4JAX_OWN, range(2), batch_size=64)
+    write_fake_runs(tmp_path, PYTORCH_OWN, range(4), batch_size=64)
     assert script.main(["--report-only", "--results-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "## own: hw4jax@tfdata - pytorch@torchvision" in out
-    assert {p.name for p in (tmp_path / "b4").iterdir()} >= {
-        "summary.json",
-        "summary.md",
-        "comparison.png",
-    }
+    for batch in ("b4", "b64"):
+        assert {p.name for p in (tmp_path / batch).iterdir()} >= {
+            "summary.json",
+            "summary.md",
+            "comparison.png",
+        }
+    overview = (tmp_path / "overview.md").read_text()
+    assert overview in out
+    summary = json.loads((tmp_path / "b64" / "summary.json").read_text())
+    d = summary["contrasts"][0]["epochs"][1]["test_accuracy"]
+    values = summary["run_sets"]["pytorch@torchvision"]["epochs"][1]["test_accuracy"]["values"]
+    row = next(r for r in overview.splitlines() if r.startswith("| 64 | 2 | test accuracy |"))
+    assert f"[{100 * min(values):.2f}%, {100 * max(values):.2f}%] (n=4)" in row
+    assert f"[{100 * d['ci'][0]:+.2f} pp, {100 * d['ci'][1]:+.2f} pp]" in row
+    assert sum(r.startswith("| 4 | ") for r in overview.splitlines()) == 2 * 5
 
 
 def test_parse_seeds_reads_a_count_a_range_or_a_list():

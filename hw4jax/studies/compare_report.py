@@ -1,9 +1,11 @@
 """The tables and the figure of the hw4jax-vs-PyTorch training comparison.
 
-``format_summary`` renders ``compare_runs.summarize``'s dict as Markdown (the README's
-table comes from it): per contrast, each metric's means, sds, difference and Welch
-interval per epoch; then every run's figures. ``plot_summary`` draws every run as a point
-and each run set's mean with its 95% t interval, one panel per metric and epoch.
+``format_summary`` renders ``compare_runs.summarize``'s dict as Markdown: per contrast,
+each metric's means, sds, difference and Welch interval per epoch; then every run's
+figures. ``format_overview`` puts every batch size's contrasts in one document, with each
+side's range over seeds (the README's tables come from it). ``plot_summary`` draws every
+run as a point and each run set's mean with its 95% t interval, one panel per metric and
+epoch.
 """
 
 from __future__ import annotations
@@ -96,6 +98,62 @@ def format_summary(summary: dict) -> str:
                     f"| {interval_text(metric, d['ci'])} | {df} | {excludes} |"
                 )
     lines += ["", "## Per seed", "", _per_seed_header(summary), *_per_seed_rows(summary)]
+    return "\n".join(lines) + "\n"
+
+
+def _spread_text(metric: str, s: dict) -> str:
+    """``mean ± sd [min, max] (n=N)`` of one run set's sample."""
+    sd = "" if s["sd"] is None else f" ± {value_text(metric, s['sd']).rstrip('%')}"
+    lo, hi = (value_text(metric, v) for v in (min(s["values"]), max(s["values"])))
+    return f"{value_text(metric, s['mean'])}{sd} [{lo}, {hi}] (n={s['n']})"
+
+
+def format_overview(summaries: dict[int, dict]) -> str:
+    """Every batch size's contrasts in one Markdown document (the README's tables): per
+    contrast one table, a row per batch size, epoch and metric, with each side's mean ± sd,
+    its range over seeds [min, max] and n, the difference and its Welch 95% interval."""
+    names = []
+    for summary in summaries.values():
+        names += [c["name"] for c in summary["contrasts"] if c["name"] not in names]
+    lines = ["# hw4jax vs PyTorch, every batch size", ""]
+    for batch, summary in sorted(summaries.items()):
+        lines.append(
+            f"- b{batch}: {_settings_text(summary['settings'])}; "
+            + ", ".join(f"{key} {len(s['seeds'])} seeds" for key, s in summary["run_sets"].items())
+        )
+    for name in names:
+        found = [
+            (b, s, c)
+            for b, s in sorted(summaries.items())
+            for c in s["contrasts"]
+            if c["name"] == name
+        ]
+        first = found[0][2]
+        lines += [
+            "",
+            f"## {name}: {first['a']} - {first['b']} ({first['question']})",
+            "",
+            f"| batch | epoch | metric | {first['a']} mean ± sd [min, max] (n) "
+            f"| {first['b']} mean ± sd [min, max] (n) | difference | 95% CI (Welch) "
+            "| excludes 0 |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for batch, summary, contrast in found:
+            a, b = summary["run_sets"][contrast["a"]], summary["run_sets"][contrast["b"]]
+            for e, epoch in enumerate(contrast["epochs"]):
+                for metric in summary["metrics"]:
+                    d = epoch[metric]
+                    rel = ""  # accuracies differ in points; a relative figure would confuse
+                    if d["relative"] is not None and not _accuracy(metric):
+                        rel = f" ({100 * d['relative']:+.1f}%)"
+                    excludes = {None: "-", True: "**yes**", False: "no"}[d["excludes_zero"]]
+                    lines.append(
+                        f"| {batch} | {epoch['epoch']} | {NAMES[metric]} "
+                        f"| {_spread_text(metric, a['epochs'][e][metric])} "
+                        f"| {_spread_text(metric, b['epochs'][e][metric])} "
+                        f"| {difference_text(metric, d['difference'])}{rel} "
+                        f"| {interval_text(metric, d['ci'])} | {excludes} |"
+                    )
     return "\n".join(lines) + "\n"
 
 

@@ -43,6 +43,7 @@ REPO = Path(hw4jax.__file__).resolve().parents[1]
 TORCH_RECIPE = REPO / "scripts" / "torch_recipe.py"
 RESULTS_DIR = Path("results/compare_training")
 SUMMARY_FILE, TABLE_FILE, PLOT_FILE = "summary.json", "summary.md", "comparison.png"
+OVERVIEW_FILE = "overview.md"  # every batch size, in the results folder itself
 # What each arm runs unless told otherwise: what it adds to the 'own' runs.
 ARM_DEFAULT_FRAMEWORKS = {
     "own": ("hw4jax", "pytorch"),
@@ -382,7 +383,9 @@ def report_all(
     *,
     log: Callable[[str], None] = print,
 ) -> dict[int, dict]:
-    """``write_report`` for every ``b{batch}`` folder (or the one of ``batch_size``).
+    """``write_report`` for every ``b{batch}`` folder (or the one of ``batch_size``); over
+    every folder, also ``overview.md`` in ``results_dir`` (``compare_report.format_overview``:
+    the README's tables), logged last.
 
     Raises:
       ValueError: no such folder, or a folder's runs cannot be summarised.
@@ -393,7 +396,13 @@ def report_all(
     if not folders:
         which = "" if batch_size is None else f"b{batch_size}/ "
         raise ValueError(f"no {which}run folders under {results_dir}: run the comparison first")
-    return {b: write_report(f, log=log) for b, f in folders}
+    summaries = {b: write_report(f, log=log) for b, f in folders}
+    if batch_size is None:
+        overview = compare_report.format_overview(summaries)
+        (Path(results_dir) / OVERVIEW_FILE).write_text(overview)
+        log(overview)
+        log(f"wrote {Path(results_dir) / OVERVIEW_FILE}")
+    return summaries
 
 
 def parse_seeds(text: str) -> tuple[int, ...]:
