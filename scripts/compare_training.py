@@ -93,8 +93,9 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="no training: summarise and plot the run files (every b*/ folder, or --batch-size's)",
     )
-    p.add_argument("--train-examples", type=int, default=None, help="the first N (smoke runs)")
-    p.add_argument("--test-examples", type=int, default=None, help="the first N (smoke runs)")
+    smoke = "the first N (smoke runs: each side its own first N, different images)"
+    p.add_argument("--train-examples", type=int, default=None, help=smoke)
+    p.add_argument("--test-examples", type=int, default=None, help=smoke)
     return p
 
 

@@ -208,8 +208,8 @@ def plot_summary(summary: dict, path: str | Path) -> Path:
             if _accuracy(metric):
                 ax.yaxis.set_major_formatter(lambda v, _: f"{100 * v:.0f}%")
     fig.suptitle(
-        f"hw4jax vs PyTorch, {_settings_text(summary['settings'])}: runs (points), "
-        "means and 95% t intervals (bars)",
+        f"hw4jax vs PyTorch, {_settings_text(summary['settings'])}\n"
+        "runs (points), means and 95% t intervals (bars)",
         fontsize=10,
     )
     fig.savefig(path, dpi=110)
