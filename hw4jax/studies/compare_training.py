@@ -63,8 +63,8 @@ class Plan:
     ``archive`` is the CIFAR-10 binary archive the recipe reads (and hw4jax prepares tfds
     from, offline, where ``data_dir`` has none); ``train_examples``/``test_examples`` take
     the first N of a split (smoke runs; None: all). Each side takes its own first N: the
-    recipe the archive's (whose test file is sorted by class: its first 1,000 are all
-    airplanes), hw4jax tfds's stored order, so below the whole split the two sides train
+    recipe the archive's (the shared archive's test file is sorted by class: its first
+    1,000 are airplanes), hw4jax tfds's stored order, so below the whole split the two sides train
     and test on different images and only the tool's plumbing is compared, never the
     figures. ``threads`` goes to the recipe.
     """
