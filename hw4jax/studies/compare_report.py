@@ -54,8 +54,17 @@ def interval_text(metric: str, ci: list[float] | None) -> str:
     return "[" + ", ".join(difference_text(metric, v) for v in ci) + "]"
 
 
+def _sd_text(metric: str, s: dict) -> str:
+    """`` ± sd`` in the metric's unit (accuracy: percentage points), or nothing below n = 2."""
+    if s["sd"] is None:
+        return ""
+    if _accuracy(metric):
+        return f" ± {100 * s['sd']:.2f} pp"
+    return f" ± {value_text(metric, s['sd'])}"
+
+
 def _sample_text(metric: str, s: dict) -> str:
-    sd = "" if s["sd"] is None else f" ± {value_text(metric, s['sd']).rstrip('%')}"
+    sd = _sd_text(metric, s)
     return f"{value_text(metric, s['mean'])}{sd} (n={s['n']})"
 
 
@@ -103,7 +112,7 @@ def format_summary(summary: dict) -> str:
 
 def _spread_text(metric: str, s: dict) -> str:
     """``mean ± sd [min, max] (n=N)`` of one run set's sample."""
-    sd = "" if s["sd"] is None else f" ± {value_text(metric, s['sd']).rstrip('%')}"
+    sd = _sd_text(metric, s)
     lo, hi = (value_text(metric, v) for v in (min(s["values"]), max(s["values"])))
     return f"{value_text(metric, s['mean'])}{sd} [{lo}, {hi}] (n={s['n']})"
 
