@@ -139,6 +139,8 @@ def main(argv=None) -> int:
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--train-examples", type=int, default=None, help="the first N only")
+    p.add_argument("--test-examples", type=int, default=None, help="the first N only")
     p.add_argument("--workers", type=int, default=0)
     p.add_argument(
         "--threads",
@@ -169,6 +171,9 @@ def main(argv=None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     data = read_splits(args.archive)
+    for split, n in (("train", args.train_examples), ("test", args.test_examples)):
+        if n is not None:
+            data[split] = tuple(a[:n] for a in data[split])
     if args.dump_batches is not None:
         dump_batches(
             data,
@@ -241,6 +246,8 @@ def main(argv=None) -> int:
         "torchvision": torchvision.__version__,
         "batch_size": args.batch_size,
         "seed": args.seed,
+        "train_examples": args.train_examples,  # None: the whole split
+        "test_examples": args.test_examples,
         "epochs": epochs,
         "test_accuracy": float(result["accuracy"]),
         "test_loss": float(result["loss"]),

@@ -162,6 +162,7 @@ def train_dataset(
     process_count: int | None = None,
     num_parallel_calls: int = tf.data.AUTOTUNE,
     augment_chunk: int = AUGMENT_CHUNK,
+    normalize: bool = True,
 ) -> tf.data.Dataset:
     """Shuffled, augmented training batches of epochs ``epoch .. epoch + num_epochs - 1``.
 
@@ -184,11 +185,14 @@ def train_dataset(
       num_parallel_calls: parallelism of the augmentation; it never changes the output.
       augment_chunk: examples augmented per call, whatever the batch size; it never
         changes the output (only the CPU time: see ``AUGMENT_CHUNK``).
+      normalize: False yields the augmented uint8 pixels instead, the same batches before
+        ToTensor and Normalize (``augment.to_float_normalized`` of them is the normalized
+        output, bit for bit): for another framework to train on this pipeline's batches.
 
     Returns:
       A dataset of ``num_epochs * steps_per_epoch(...) - skip_batches`` batches (its
-      cardinality), each {'image': float32 [B, 32, 32, 3] (NHWC, ((x / 255) - 0.5) / 0.5),
-      'label': int32 [B]}.
+      cardinality), each {'image': float32 [B, 32, 32, 3] (NHWC, ((x / 255) - 0.5) / 0.5;
+      uint8 pixels with ``normalize=False``), 'label': int32 [B]}.
 
     Raises:
       ValueError: batch_size larger than the shard, skip_batches out of range, or a bad
@@ -211,6 +215,7 @@ def train_dataset(
         images=images,
         labels=labels,
         augment=augment,
+        normalize=normalize,
     )
     out = tf.data.Dataset.range(epoch, epoch + num_epochs).flat_map(plan.epoch_chunks)
     # deterministic=True overrides any tf.data.Options the caller sets: batches come in
@@ -239,6 +244,7 @@ class _EpochPlan:
     images: tf.Tensor  # uint8 [n, 32, 32, 3]
     labels: tf.Tensor  # int64 [n]
     augment: augment_ops.AugmentConfig | None
+    normalize: bool = True
 
     def __post_init__(self) -> None:
         n, steps = self.num_local, self.steps
@@ -280,13 +286,16 @@ class _EpochPlan:
         return tf.data.Dataset.range(0, count, self.chunk).map(chunk)
 
     def chunk_examples(self, positions: tf.Tensor, uniforms: tf.Tensor) -> dict[str, tf.Tensor]:
-        """The chunk's augmented, normalised images and int32 labels."""
+        """The chunk's augmented images (normalised, or uint8) and int32 labels."""
         image = tf.gather(self.images, positions)
-        if self.augment is None:
-            image = augment_ops.to_float_normalized(image)
-        else:
+        if self.augment is not None:
             params = augment_ops.sample_params_from_uniforms(uniforms, self.augment)
-            image = augment_ops.apply_params_normalized(image, params)
+            if not self.normalize:
+                image = augment_ops.apply_params(image, params)
+            else:  # fused: the same floats without the uint8 round trip
+                image = augment_ops.apply_params_normalized(image, params)
+        elif self.normalize:
+            image = augment_ops.to_float_normalized(image)
         return {"image": image, "label": tf.cast(tf.gather(self.labels, positions), tf.int32)}
 
 
