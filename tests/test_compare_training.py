@@ -10,8 +10,10 @@ runs the real worker, in-process on tfds's mock data (and once as its own proces
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -628,3 +630,17 @@ def test_parse_seeds_reads_a_count_a_range_or_a_list():
     assert compare_training.parse_seeds("3") == (0, 1, 2)
     assert compare_training.parse_seeds("4-6") == (4, 5, 6)
     assert compare_training.parse_seeds("0,5") == (0, 5)
+
+
+def test_the_committed_overview_is_what_the_committed_run_files_make(tmp_path):
+    """results/compare_training/overview.md (the README's tables) is exactly what
+    --report-only makes from the committed run files: a run added or changed without
+    rerunning the report fails here."""
+    committed = Path(__file__).resolve().parents[1] / "results" / "compare_training"
+    for path in committed.glob("b*/*/*_s*.json"):
+        target = tmp_path / path.relative_to(committed)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, target)
+    compare_training.report_all(tmp_path, log=lambda _: None)
+    made = (tmp_path / compare_training.OVERVIEW_FILE).read_text()
+    assert made == (committed / compare_training.OVERVIEW_FILE).read_text()
