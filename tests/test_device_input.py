@@ -6,20 +6,15 @@ path's compiled steps are shared with that file, and the device path's are compi
 for this one (train calls of 1 and 2 steps, one eval call).
 """
 
-import json
-import logging
-import os
 import shutil
 import signal
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
 import jax
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
+from jax_tools import count_compiles, run_on_cpu_devices
 
 from hw4jax.augment import AugmentConfig
 from hw4jax.data import cifar10
@@ -27,7 +22,6 @@ from hw4jax.training import checkpoints, device_input, inputs, loop, sharding
 from hw4jax.training.config import get_config
 from hw4jax.training.state import initial_state
 
-REPO = Path(__file__).resolve().parents[1]
 MOCK_EXAMPLES = 20
 # The records of an epoch that must agree between the paths (not its wall time).
 RECORD_KEYS = ("epoch", "step", "train_loss_sum", "train_accuracy", "test_loss", "test_accuracy")
@@ -70,19 +64,6 @@ def assert_same_weights(a, b):
     assert all(jax.tree.leaves(jax.tree.map(np.array_equal, a, b)))
 
 
-class _CompileCounter(logging.Handler):
-    """Counts jax's "Compiling <name> ..." log records (emitted under jax.log_compiles)."""
-
-    def __init__(self):
-        super().__init__(logging.DEBUG)
-        self.names = []
-
-    def emit(self, record):
-        message = record.getMessage()
-        if message.startswith("Compiling "):
-            self.names.append(message.split()[1])
-
-
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """2-epoch runs of the same settings: the host path, the device path with 1 and with 2
@@ -95,18 +76,13 @@ def runs(tmp_path_factory):
         ("device_k2", {"input": "device", "steps_per_call": 2}),
     ):
         workdir = tmp_path_factory.mktemp(name)
-        counter = _CompileCounter()
-        logging.getLogger("jax").addHandler(counter)
-        try:
-            with jax.log_compiles(True):
-                results = run(tiny_config(**overrides), workdir)
-        finally:
-            logging.getLogger("jax").removeHandler(counter)
+        with count_compiles() as compiled:
+            results = run(tiny_config(**overrides), workdir)
         out[name] = {
             "workdir": workdir,
             "results": results,
             "weights": weights_of(workdir),
-            "compiled": counter.names,
+            "compiled": compiled,
         }
     return out
 
@@ -336,23 +312,7 @@ def test_four_devices_build_the_same_batches_and_train_like_the_host_step():
     then 1) end with the same weights, bit for bit, as the host path's sharded step on the
     tf.data batches, with the same losses, and its evaluation gives the same totals. (That
     the sharded host step trains like one device is tests/test_sharding.py's claim.)"""
-    env = {
-        **os.environ,
-        "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
-        "JAX_PLATFORMS": "cpu",
-        "PYTHONPATH": str(REPO),
-        "TF_CPP_MIN_LOG_LEVEL": "2",
-    }
-    child = subprocess.run(
-        [sys.executable, "-c", CHILD],
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert child.returncode == 0, child.stderr[-3000:]
-    out = json.loads(child.stdout.strip().splitlines()[-1])
+    out = run_on_cpu_devices(CHILD, timeout=900)
     assert out["shards"] == [2] and out["calls"] == [2, 1]
     assert out["batches_equal"] and out["weights_equal"]
     assert out["losses"][0] == out["losses"][1]

@@ -9,14 +9,9 @@ rows), where float32 rounding could turn a near-tie of a ReLU or max-pool the ot
 one run and not the other, which no fixed bound covers on every CPU.
 """
 
-import json
-import os
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from jax_tools import run_on_cpu_devices
 
 CHILD = textwrap.dedent("""
     import json, sys
@@ -83,22 +78,7 @@ def test_four_devices_train_like_one_and_reject_an_uneven_batch():
     (BatchNorm's statistics are those of the global batch), evaluation gives the same
     sums, all within float64 rounding (1e-10), and a global batch of 6 is a ValueError
     asking for a multiple of 4."""
-    env = {
-        **os.environ,
-        "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
-        "JAX_PLATFORMS": "cpu",
-        "PYTHONPATH": str(REPO),
-    }
-    child = subprocess.run(
-        [sys.executable, "-c", CHILD],
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert child.returncode == 0, child.stderr[-3000:]
-    out = json.loads(child.stdout.strip().splitlines()[-1])
+    out = run_on_cpu_devices(CHILD)
     assert out["shards"] == [[8], [2, 2, 2, 2]]
     assert out["dtypes"] == ["float64"]  # the state really trained in float64
     one, four = out["losses"]

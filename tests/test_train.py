@@ -5,7 +5,6 @@ split): they reuse the steps compiled by the first run, so the file stays fast.
 """
 
 import json
-import logging
 import shutil
 import signal
 
@@ -14,6 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
+from jax_tools import count_compiles
 from png_check import figure_pixels, png_size
 from train_inputs import poisoned_input
 
@@ -33,19 +33,6 @@ def tiny_config(**overrides):
     )
 
 
-class _CompileCounter(logging.Handler):
-    """Counts jax's "Compiling <name> ..." log records (emitted under jax.log_compiles)."""
-
-    def __init__(self):
-        super().__init__(logging.DEBUG)
-        self.names = []
-
-    def emit(self, record):
-        message = record.getMessage()
-        if message.startswith("Compiling "):
-            self.names.append(message.split()[1])  # e.g. 'jit(train_step)'
-
-
 def run(config, workdir, **kwargs):
     with tfds.testing.mock_data(num_examples=MOCK_EXAMPLES):
         return loop.train_and_evaluate(config, workdir, **kwargs)
@@ -55,20 +42,14 @@ def run(config, workdir, **kwargs):
 def baseline(tmp_path_factory):
     """One uninterrupted 2-epoch run, with compilations counted from a clean cache."""
     workdir = tmp_path_factory.mktemp("baseline")
-    counter = _CompileCounter()
-    jax_logger = logging.getLogger("jax")
-    jax_logger.addHandler(counter)
     jax.clear_caches()
-    try:
-        with jax.log_compiles(True):
-            results = run(tiny_config(), workdir)
-    finally:
-        jax_logger.removeHandler(counter)
+    with count_compiles() as compiled:
+        results = run(tiny_config(), workdir)
     state, progress = checkpoints.restore_state(workdir)
     return {
         "workdir": workdir,
         "results": results,
-        "compiled": counter.names,
+        "compiled": compiled,
         "state": state,
         "progress": progress,
     }
