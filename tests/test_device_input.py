@@ -15,27 +15,16 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 from jax_tools import count_compiles, run_on_cpu_devices
+from train_inputs import MOCK_EXAMPLES, run, tiny_config
 
 from hw4jax.augment import AugmentConfig
 from hw4jax.data import cifar10
-from hw4jax.training import checkpoints, device_input, inputs, loop, sharding
+from hw4jax.training import checkpoints, device_input, inputs, sharding
 from hw4jax.training.config import get_config
 from hw4jax.training.state import initial_state
 
-MOCK_EXAMPLES = 20
 # The records of an epoch that must agree between the paths (not its wall time).
 RECORD_KEYS = ("epoch", "step", "train_loss_sum", "train_accuracy", "test_loss", "test_accuracy")
-
-
-def tiny_config(**overrides):
-    return get_config(
-        epochs=2, batch_size=4, eval_batch_size=8, check_every_steps=2, progress=False, **overrides
-    )
-
-
-def run(config, workdir, **kwargs):
-    with tfds.testing.mock_data(num_examples=MOCK_EXAMPLES):
-        return loop.train_and_evaluate(config, workdir, **kwargs)
 
 
 def mock_inputs(config):

@@ -12,10 +12,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-import tensorflow_datasets as tfds
 from jax_tools import count_compiles
 from png_check import figure_pixels, png_size
-from train_inputs import poisoned_input
+from train_inputs import MOCK_EXAMPLES, poisoned_input, run, tiny_config
 
 from hw4jax.data.cifar10_archive import CLASS_NAMES
 from hw4jax.pytorch import parity
@@ -23,19 +22,6 @@ from hw4jax.training import checkpoints, loop, plots, reports, sharding, step_lo
 from hw4jax.training.config import get_config
 from hw4jax.training.state import initial_state
 from hw4jax.training.tensorboard import read_scalars
-
-MOCK_EXAMPLES = 20  # per split: 5 steps of 4 a training epoch, 3 eval batches of 8 (padded)
-
-
-def tiny_config(**overrides):
-    return get_config(
-        epochs=2, batch_size=4, eval_batch_size=8, check_every_steps=2, progress=False, **overrides
-    )
-
-
-def run(config, workdir, **kwargs):
-    with tfds.testing.mock_data(num_examples=MOCK_EXAMPLES):
-        return loop.train_and_evaluate(config, workdir, **kwargs)
 
 
 @pytest.fixture(scope="module")
