@@ -5,6 +5,8 @@ split): they reuse the steps compiled by the first run, so the file stays fast.
 """
 
 import json
+import math
+import re
 import shutil
 import signal
 
@@ -108,6 +110,26 @@ def test_train_step_is_pure_and_learns_a_small_set(baseline):
         state, metrics = step(state, {"image": images[part], "label": labels[part]})
         losses.append(float(metrics.loss_sum) / 4)
     assert np.mean(losses[-4:]) < 0.5 * np.mean(losses[:4]), losses
+
+
+def test_cpu_train_step_copies_no_weight_buffer(baseline):
+    """The compiled CPU train step updates the donated weights in place: no copy of any
+    buffer of 100,000 floats or more (fc1's kernel has 5.9 million; XLA's default copy
+    insertion copies it every step, steps.CPU_TRAIN_COMPILER_OPTIONS removes that)."""
+    del baseline  # its compiled train_step (same settings and batch shape) is reused
+    mesh = sharding.make_mesh(jax.devices("cpu")[:1])
+    state = jax.device_put(initial_state(tiny_config()), sharding.replicated(mesh))
+    batch = {"image": np.zeros((4, 32, 32, 3), np.float32), "label": np.zeros(4, np.int32)}
+    hlo = steps.make_train_step(mesh).lower(state, batch).compile().as_text()
+    big_copies = [
+        line.strip()
+        for line in hlo.splitlines()
+        if re.search(r"= f32\[[\d,]+\]\S* copy\(", line)
+        and math.prod(int(d) for d in re.findall(r"\d+", line.split("]")[0].split("[")[1]))
+        >= 100_000
+    ]
+    assert not big_copies, big_copies
+    assert re.search(r"f32\[5760,1024\]", hlo), "the HLO no longer names fc1's kernel"
 
 
 def test_prepare_builds_the_batch_inside_the_jitted_step(baseline):

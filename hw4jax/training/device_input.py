@@ -139,6 +139,7 @@ def make_train_step(mesh: Mesh, augment: AugmentConfig | None):
         in_shardings=(rep, rep, data),
         out_shardings=(rep, rep),
         donate_argnums=0,
+        compiler_options=steps.train_compiler_options(mesh),
     )
 
 

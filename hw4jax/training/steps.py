@@ -30,6 +30,15 @@ from hw4jax.training.state import TrainState
 # whole batch at batch 256 when measured.
 EVAL_BLOCK_SIZE = 64
 
+# XLA options for compiling the train steps on CPU (per jitted function, never global).
+# Without copy insertion's region analysis XLA copies fc1's kernel (f32[5760, 1024], 23.6 MB)
+# and fc2's at the start of every step: the state is donated, so Adam writes the new weights
+# into the old weights' buffer, and the default analysis cannot prove from data dependencies
+# alone that the backward's read of the old weights (dx = dy W^T) comes before that write.
+# The region analysis proves it and the copies go; the results are bit-identical
+# (tests/test_train.py checks the HLO; scripts/bench.py's README figures measure the gain).
+CPU_TRAIN_COMPILER_OPTIONS = {"xla_cpu_copy_insertion_use_region_analysis": True}
+
 Batch = dict[str, jax.Array]
 
 
@@ -117,7 +126,23 @@ def make_train_step(
     ``prepare`` (see ``train_step``) runs inside the same jitted step."""
     rep, data = replicated(mesh), batch_sharded(mesh)
     step = train_step if prepare is None else functools.partial(train_step, prepare=prepare)
-    return jax.jit(step, in_shardings=(rep, data), out_shardings=(rep, rep), donate_argnums=0)
+    return jax.jit(
+        step,
+        in_shardings=(rep, data),
+        out_shardings=(rep, rep),
+        donate_argnums=0,
+        compiler_options=train_compiler_options(mesh),
+    )
+
+
+def train_compiler_options(mesh: Mesh) -> dict | None:
+    """The XLA options the train steps on ``mesh`` compile with: ``CPU_TRAIN_COMPILER_OPTIONS``
+    on CPU devices, else None (XLA's defaults)."""
+    return dict(CPU_TRAIN_COMPILER_OPTIONS) if _platform(mesh) == "cpu" else None
+
+
+def _platform(mesh: Mesh) -> str:
+    return mesh.devices.flat[0].platform
 
 
 @functools.cache
@@ -138,5 +163,5 @@ def make_eval_step(mesh: Mesh) -> Callable[[TrainState, Batch], Totals]:
 def eval_block_size(mesh: Mesh) -> int | None:
     """``eval_step``'s block size on ``mesh``: ``EVAL_BLOCK_SIZE`` on a single CPU device,
     else None (see ``make_eval_step``)."""
-    one_cpu = mesh.size == 1 and mesh.devices.flat[0].platform == "cpu"
+    one_cpu = mesh.size == 1 and _platform(mesh) == "cpu"
     return EVAL_BLOCK_SIZE if one_cpu else None
