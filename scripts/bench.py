@@ -12,15 +12,25 @@ frameworks are timed in alternation (A B A B ...) in chunks of about --chunk-sec
 the median chunk is reported, so a shared, loaded machine slows both alike; the ratios are
 the figures to read. Also: the compile time of JAX's first train step, a GEMM's GFLOP/s
 measured in the same run (the machine's matmul limit under its current load) and each
-figure's share of it, peak process RSS, the augmenting input pipeline's images/s (with
---data-dir, the prepared tfds CIFAR-10), and the load average.
+figure's share of it, the augmenting input pipeline's images/s (with --data-dir, the
+prepared tfds CIFAR-10), and the load average.
+
+Memory, beside each figure: the peak resident memory (VmHWM) of a fresh process that
+imports one framework, builds its model and optimizer at that batch size and runs a few
+train and eval steps (``--memory-child``): the peak while stepping (after compilation) and
+the peak with compilation, each also above the process's RSS once the framework is imported
+(what the model, its optimizer state, the compiler and the steps' buffers add). One process
+per framework and batch size, because a process's peak cannot be split between two
+frameworks sharing it; --no-memory skips them.
 """
 
 from __future__ import annotations
 
+import argparse
+import ctypes
 import json
 import os
-import resource
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -162,6 +172,66 @@ def pipeline_rate(data_dir: str, *, batch_size: int, num_batches: int) -> float:
     ).images_per_second
 
 
+# What --memory-child measures: (framework, batch size, with --torch-compile or not).
+MEMORY_FRAMEWORKS = {"jax": "jax", "torch": "torch", "torch_compiled": "torch"}
+
+
+def _rss_kib(field: str) -> int:
+    """A field of /proc/self/status in KiB (VmRSS: now; VmHWM: the peak so far)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise ValueError(f"/proc/self/status has no {field}: peak memory needs Linux")
+
+
+def memory_child(name: str, batch_size: int, steps: int = 5) -> dict:
+    """In this (fresh) process: imports one framework, builds runner ``name`` ('jax',
+    'torch' or 'torch_compiled') at ``batch_size`` (compiling and running its first steps),
+    then runs ``steps`` train and eval steps. In MiB: the peak RSS of the whole process
+    (compilation included), and the peak while stepping (the high-water mark reset after the
+    first steps), each also above the RSS once the framework is imported."""
+    if MEMORY_FRAMEWORKS[name] == "jax":
+        import hw4jax.training.steps  # noqa: F401  (the framework, before the baseline)
+    else:
+        import torch  # noqa: F401
+    imported = _rss_kib("VmRSS")
+    if name == "jax":
+        runner = JaxRunner(batch_size)
+    else:
+        runner = TorchRunner(batch_size, compile=name == "torch_compiled")
+    with_compile = _rss_kib("VmHWM")
+    # Hand the compilers' freed memory back to the system (glibc keeps it otherwise), so
+    # that the stepping peak counts what the steps hold, not what compiling left behind.
+    ctypes.CDLL("libc.so.6").malloc_trim(0)
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # Linux: resets VmHWM to the current RSS
+    for _ in range(steps):
+        runner.train_step()
+        runner.eval_step()
+    stepping = _rss_kib("VmHWM")
+    return {
+        "peak_mib": max(with_compile, stepping) / 1024,
+        "stepping_peak_mib": stepping / 1024,
+        "above_import_mib": (max(with_compile, stepping) - imported) / 1024,
+        "stepping_above_import_mib": (stepping - imported) / 1024,
+    }
+
+
+def measure_memory(name: str, batch_size: int, threads: int) -> dict:
+    """``memory_child`` in a fresh interpreter running this script."""
+    out = subprocess.run(
+        [sys.executable, __file__, "--memory-child", name, str(batch_size)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "OMP_NUM_THREADS": str(threads)},
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"the {name} memory child at batch {batch_size} failed:\n{out.stderr}")
+    return json.loads(out.stdout.splitlines()[-1])
+
+
 def run_benchmark(
     *,
     batch_sizes: list[int],
@@ -171,6 +241,7 @@ def run_benchmark(
     threads: int,
     data_dir: str | None,
     log: Callable[[str], None],
+    memory: bool = True,
 ) -> dict:
     """Measures everything the module docstring lists; returns a JSON-able dict."""
     import torch
@@ -205,13 +276,17 @@ def run_benchmark(
             best_torch = max(row[f"{n}_{kind}"] for n in runners if n != "jax")
             row[f"{kind}_ratio_vs_best_torch"] = row[f"jax_{kind}"] / best_torch
             row[f"{kind}_ratio_vs_torch_eager"] = row[f"jax_{kind}"] / row[f"torch_{kind}"]
+        del runners
+        if memory:
+            for name in ("jax", "torch") + (("torch_compiled",) if torch_compile else ()):
+                mem = measure_memory(name, batch_size, threads)
+                row.update({f"{name}_{key}": value for key, value in mem.items()})
         result["rows"].append(row)
         log(
             f"batch {batch_size}: jax train {row['jax_train']:.0f}/s, torch "
             f"{row['torch_train']:.0f}/s; eval {row['jax_eval']:.0f}/s vs "
             f"{row['torch_eval']:.0f}/s"
         )
-        del runners
     result["gemm_gflops"] = float(np.median(gemm))
     if data_dir is not None:
         result["pipeline_images_per_second"] = pipeline_rate(
@@ -219,7 +294,6 @@ def run_benchmark(
         )
     else:
         result["pipeline_images_per_second"] = None
-    result["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     stats = jax.devices()[0].memory_stats()
     result["jax_peak_bytes_in_use"] = None if stats is None else stats.get("peak_bytes_in_use")
     result["load_average_end"] = os.getloadavg()[0]
@@ -229,6 +303,7 @@ def run_benchmark(
 def format_table(result: dict) -> str:
     """The human-readable table of ``run_benchmark``'s result."""
     compiled = any("torch_compiled_train" in r for r in result["rows"])
+    memory = any("jax_peak_mib" in r for r in result["rows"])
     gemm = result["gemm_gflops"]
     head = (
         ["batch", "jax train", "torch train"]
@@ -236,6 +311,7 @@ def format_table(result: dict) -> str:
         + ["ratio", "%GEMM", "jax eval", "torch eval"]
         + (["compiled"] if compiled else [])
         + ["ratio", "%GEMM", "1st step s"]
+        + (["jax MiB", "torch MiB"] if memory else [])
     )
     lines = ["  ".join(f"{h:>11}" for h in head)]
     for r in result["rows"]:
@@ -255,6 +331,11 @@ def format_table(result: dict) -> str:
             f"{100 * r['jax_eval'] * FORWARD_FLOPS / 1e9 / gemm:.0f}%",
             f"{r['jax_first_step_seconds']:.1f}",
         ]
+        if memory:  # peak RSS while stepping (above the imported framework)
+            cells += [
+                f"{r[f'{n}_stepping_peak_mib']:.0f} ({r[f'{n}_stepping_above_import_mib']:.0f})"
+                for n in ("jax", "torch")
+            ]
         lines.append("  ".join(f"{c:>11}" for c in cells))
     pipeline = result["pipeline_images_per_second"]
     lines += [
@@ -269,9 +350,13 @@ def format_table(result: dict) -> str:
             if pipeline
             else "skipped (pass --data-dir with prepared CIFAR-10)"
         ),
+        "MiB: peak RSS of a process training and evaluating with that framework alone, "
+        "while stepping (compilation excluded; in parentheses: above its RSS once the "
+        "framework is imported; the JSON also has the peaks with compilation)"
+        if memory
+        else "memory: skipped (--no-memory)",
         f"threads {result['threads']} (torch.set_num_threads; XLA uses every core), "
-        f"jax {result['jax']}, torch {result['torch']}, peak RSS "
-        f"{result['peak_rss_mib']:.0f} MiB, jax device peak bytes "
+        f"jax {result['jax']}, torch {result['torch']}, jax device peak bytes "
         f"{result['jax_peak_bytes_in_use'] or 'n/a (CPU)'}, load average "
         f"{result['load_average_start']:.1f} -> {result['load_average_end']:.1f}",
     ]
@@ -290,7 +375,18 @@ def main(argv: list[str] | None = None) -> int:
         help="tfds dir with prepared CIFAR-10: also time the input pipeline",
     )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--no-memory", action="store_true", help="skip the peak-memory processes")
+    p.add_argument(
+        "--memory-child",
+        nargs=2,
+        metavar=("FRAMEWORK", "BATCH"),
+        help=argparse.SUPPRESS,  # measure_memory's fresh process
+    )
     args = p.parse_args(argv)
+    if args.memory_child:
+        name, batch = args.memory_child
+        print(json.dumps(memory_child(name, int(batch))))
+        return 0
     if min(args.batch_sizes) < 1 or args.repeats < 1 or not args.chunk_seconds > 0:
         print("error: batch sizes and --repeats must be >= 1, --chunk-seconds > 0", file=sys.stderr)
         return 2
@@ -305,6 +401,7 @@ def main(argv: list[str] | None = None) -> int:
             threads=threads,
             data_dir=args.data_dir,
             log=log,
+            memory=not args.no_memory,
         )
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
