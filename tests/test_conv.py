@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -245,3 +247,37 @@ def test_bench_flops_and_bad_flags(capsys):
     assert bench.main(["--repeats", "0"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error:")
+
+
+def test_bench_memory_child_measures_one_framework(capsys):
+    """scripts/bench.py --memory-child (run here, on PyTorch at batch 2): trains and
+    evaluates the homework's Net and prints its peak memory (MiB) as one JSON line, the
+    peak while stepping no more than the peak with the model's construction; the table
+    shows the stepping peaks beside the figures."""
+    bench = _bench_script()
+    assert bench.main(["--memory-child", "torch", "2"]) == 0
+    mem = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert 0 < mem["stepping_above_import_mib"] <= mem["above_import_mib"]
+    assert mem["stepping_peak_mib"] <= mem["peak_mib"]
+    row = {"batch_size": 2, "jax_first_step_seconds": 1.0}
+    for name in ("jax", "torch"):
+        row |= {f"{name}_{kind}": 10.0 for kind in ("train", "eval")}
+        row |= {f"{name}_{key}": value for key, value in mem.items()}
+    row |= {f"{kind}_ratio_vs_best_torch": 1.0 for kind in ("train", "eval")}
+    table = bench.format_table(
+        {
+            "rows": [row],
+            "gemm_gflops": 100.0,
+            "train_mflop_per_image": 195,
+            "eval_mflop_per_image": 65,
+            "pipeline_images_per_second": None,
+            "threads": 2,
+            "jax": "x",
+            "torch": "y",
+            "jax_peak_bytes_in_use": None,
+            "load_average_start": 0.0,
+            "load_average_end": 0.0,
+        }
+    )
+    stepping = f"{mem['stepping_peak_mib']:.0f} ({mem['stepping_above_import_mib']:.0f})"
+    assert table.splitlines()[1].split()[-2:] == stepping.split()
