@@ -172,7 +172,7 @@ def pipeline_rate(data_dir: str, *, batch_size: int, num_batches: int) -> float:
     ).images_per_second
 
 
-# What --memory-child measures: (framework, batch size, with --torch-compile or not).
+# The framework each runner of --memory-child imports (torch_compiled: torch.compile's).
 MEMORY_FRAMEWORKS = {"jax": "jax", "torch": "torch", "torch_compiled": "torch"}
 
 

@@ -121,12 +121,9 @@ def test_cpu_train_step_copies_no_weight_buffer(baseline):
     state = jax.device_put(initial_state(tiny_config()), sharding.replicated(mesh))
     batch = {"image": np.zeros((4, 32, 32, 3), np.float32), "label": np.zeros(4, np.int32)}
     hlo = steps.make_train_step(mesh).lower(state, batch).compile().as_text()
+    copies = [re.search(r"= f32\[([\d,]+)\]\S* copy\(", line) for line in hlo.splitlines()]
     big_copies = [
-        line.strip()
-        for line in hlo.splitlines()
-        if re.search(r"= f32\[[\d,]+\]\S* copy\(", line)
-        and math.prod(int(d) for d in re.findall(r"\d+", line.split("]")[0].split("[")[1]))
-        >= 100_000
+        m.group(0) for m in copies if m and math.prod(map(int, m.group(1).split(","))) >= 100_000
     ]
     assert not big_copies, big_copies
     assert re.search(r"f32\[5760,1024\]", hlo), "the HLO no longer names fc1's kernel"
