@@ -281,3 +281,17 @@ def test_bench_memory_child_measures_one_framework(capsys):
     )
     stepping = f"{mem['stepping_peak_mib']:.0f} ({mem['stepping_above_import_mib']:.0f})"
     assert table.splitlines()[1].split()[-2:] == stepping.split()
+
+
+def test_bench_levers_kept_option_changes_no_number(capsys):
+    """scripts/bench_levers.py at batch 2: the train step compiled as hw4jax compiles it now
+    (copy insertion's region analysis) gives weights bit-equal to XLA's defaults after 3
+    steps, and the step without dropout does not (the comparison can fail); an unknown
+    variant exits 2 with one 'error:' line."""
+    levers = load_script("bench_levers.py")
+    rows = levers.run_levers(2, ["before", "kept", "no_dropout"], repeats=1, chunk_seconds=0.01)
+    assert [r["bit_equal"] for r in rows] == [True, True, False]
+    assert all(r["images_per_second"] > 0 for r in rows)
+    assert levers.main(["--variants", "kept", "turbo"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error:") and "turbo" in err[0]
