@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -249,14 +247,14 @@ def test_bench_flops_and_bad_flags(capsys):
     assert len(err) == 1 and err[0].startswith("error:")
 
 
-def test_bench_memory_child_measures_one_framework(capsys):
-    """scripts/bench.py --memory-child (run here, on PyTorch at batch 2): trains and
-    evaluates the homework's Net and prints its peak memory (MiB) as one JSON line, the
-    peak while stepping no more than the peak with the model's construction; the table
+def test_bench_memory_child_measures_one_framework():
+    """scripts/bench.py's memory measurement (a fresh interpreter running the script with
+    --memory-child, on PyTorch at batch 2): the process trains and evaluates the homework's
+    Net and reports its peak memory (MiB), the model and steps above the imported framework,
+    the peak while stepping no more than the peak with the model's construction; the table
     shows the stepping peaks beside the figures."""
     bench = _bench_script()
-    assert bench.main(["--memory-child", "torch", "2"]) == 0
-    mem = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    mem = bench.measure_memory("torch", 2, threads=1)
     assert 0 < mem["stepping_above_import_mib"] <= mem["above_import_mib"]
     assert mem["stepping_peak_mib"] <= mem["peak_mib"]
     row = {"batch_size": 2, "jax_first_step_seconds": 1.0}
