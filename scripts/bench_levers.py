@@ -26,6 +26,7 @@ import time
 
 import jax
 import numpy as np
+from bench import _batch, _timed_chunk  # scripts/bench.py, this script's sibling
 
 from hw4jax import cli
 from hw4jax.cnn.model import CNN
@@ -89,14 +90,8 @@ def run_levers(
     """One row per variant at ``batch_size``: images/s (median), ratio to the first, compile
     seconds, and whether its weights after 3 steps equal the first variant's bit for bit."""
     mesh = sharding.make_mesh()
-    rng = np.random.default_rng(0)
-    batch = sharding.shard_batch(
-        {
-            "image": rng.normal(size=(batch_size, 32, 32, 3)).astype(np.float32),
-            "label": rng.integers(0, 10, batch_size).astype(np.int32),
-        },
-        mesh,
-    )
+    images, labels = _batch(batch_size, 0)
+    batch = sharding.shard_batch({"image": images, "label": labels}, mesh)
     runs, weights, compile_s = {}, {}, {}
     for name in names:
         step, state, per_call = _variant(name, mesh, batch)
@@ -110,12 +105,12 @@ def run_levers(
     for _ in range(repeats):
         for run in runs.values():
             step, _, per_call, rates = run
-            n, start = 0, time.perf_counter()
-            while n == 0 or time.perf_counter() - start < chunk_seconds:
+
+            def one_call(run=run, step=step):
                 run[1], metrics = step(run[1], batch)
                 jax.block_until_ready(metrics)
-                n += 1
-            rates.append(n * per_call * batch_size / (time.perf_counter() - start))
+
+            rates.append(_timed_chunk(one_call, per_call * batch_size, chunk_seconds))
     first = float(np.median(runs[names[0]][3]))
     rows = []
     for name in names:
