@@ -3,17 +3,19 @@
   python scripts/bench.py                                  # batch 4 20 64 128 256
   python scripts/bench.py --batch-sizes 20 256 --repeats 3 --chunk-seconds 0.5   # quick
   python scripts/bench.py --torch-compile --data-dir DIR --json
+  python scripts/bench.py --steps-per-call 8     # hw4jax training with --steps-per-call 8
 
 In one process, with the same thread count for both frameworks: images/s of the train
 step (forward, backward, Adam update, BatchNorm statistics, dropout on) and of evaluation,
-for hw4jax (``hw4jax.training.steps.make_train_step`` / ``make_eval_step``, what training runs)
-and for ``hw4jax.pytorch.reference.Net`` (eager; ``torch.compile`` with --torch-compile). The
-frameworks are timed in alternation (A B A B ...) in chunks of about --chunk-seconds, and
-the median chunk is reported, so a shared, loaded machine slows both alike; the ratios are
-the figures to read. Also: the compile time of JAX's first train step, a GEMM's GFLOP/s
-measured in the same run (the machine's matmul limit under its current load) and each
-figure's share of it, the augmenting input pipeline's images/s (with --data-dir, the
-prepared tfds CIFAR-10), and the load average.
+for hw4jax (``hw4jax.training.steps.make_train_step`` / ``make_eval_step``, what training
+runs; with --steps-per-call K, ``make_train_steps``: K steps per call on K batches, as
+training with ``--steps-per-call K`` runs) and for ``hw4jax.pytorch.reference.Net`` (eager;
+``torch.compile`` with --torch-compile). The frameworks are timed in alternation (A B A B
+...) in chunks of about --chunk-seconds, and the median chunk is reported, so a shared,
+loaded machine slows both alike; the ratios are the figures to read. Also: the compile
+time of JAX's first train step, a GEMM's GFLOP/s measured in the same run (the machine's
+matmul limit under its current load) and each figure's share of it, the augmenting input
+pipeline's images/s (with --data-dir, the prepared tfds CIFAR-10), and the load average.
 
 Memory, beside each figure: the peak resident memory (VmHWM) of a fresh process that
 imports one framework, builds its model and optimizer at that batch size and runs a few
@@ -82,9 +84,10 @@ def _batch(batch_size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 class JaxRunner:
-    """hw4jax's jitted train and eval steps on one fixed batch (the state is donated)."""
+    """hw4jax's jitted train and eval steps on one fixed batch (the state is donated);
+    ``steps_per_call`` K > 1: each train call makes K steps on K different fixed batches."""
 
-    def __init__(self, batch_size: int) -> None:
+    def __init__(self, batch_size: int, steps_per_call: int = 1) -> None:
         from hw4jax.cnn.model import CNN
         from hw4jax.training import sharding, steps
         from hw4jax.training.optimizers import make_optimizer
@@ -101,7 +104,18 @@ class JaxRunner:
         self.eval_batch = sharding.shard_batch(
             {"image": images, "label": labels, "mask": np.ones(batch_size, bool)}, mesh
         )
+        self.steps_per_call = steps_per_call
         self._train = steps.make_train_step(mesh)
+        if steps_per_call > 1:  # K batches stacked on axis 1, as steps.train_steps takes them
+            stack = [_batch(batch_size, seed) for seed in range(steps_per_call)]
+            self.batch = sharding.shard_batch(
+                {
+                    "image": np.stack([i for i, _ in stack], axis=1),
+                    "label": np.stack([lab for _, lab in stack], axis=1),
+                },
+                mesh,
+            )
+            self._train = steps.make_train_steps(mesh)
         self._eval = steps.make_eval_step(mesh)
         start = time.perf_counter()
         self.train_step()
@@ -185,19 +199,20 @@ def _rss_kib(field: str) -> int:
     raise ValueError(f"/proc/self/status has no {field}: peak memory needs Linux")
 
 
-def memory_child(name: str, batch_size: int, steps: int = 5) -> dict:
+def memory_child(name: str, batch_size: int, steps: int = 5, steps_per_call: int = 1) -> dict:
     """In this (fresh) process: imports one framework, builds runner ``name`` ('jax',
     'torch' or 'torch_compiled') at ``batch_size`` (compiling and running its first steps),
-    then runs ``steps`` train and eval steps. In MiB: the peak RSS of the whole process
-    (compilation included), and the peak while stepping (the high-water mark reset after the
-    first steps), each also above the RSS once the framework is imported."""
+    then runs ``steps`` train calls (of ``steps_per_call`` steps, JAX) and eval steps. In
+    MiB: the peak RSS of the whole process (compilation included), and the peak while
+    stepping (the high-water mark reset after the first steps), each also above the RSS once
+    the framework is imported."""
     if MEMORY_FRAMEWORKS[name] == "jax":
         import hw4jax.training.steps  # noqa: F401  (the framework, before the baseline)
     else:
         import torch  # noqa: F401
     imported = _rss_kib("VmRSS")
     if name == "jax":
-        runner = JaxRunner(batch_size)
+        runner = JaxRunner(batch_size, steps_per_call)
     else:
         runner = TorchRunner(batch_size, compile=name == "torch_compiled")
     with_compile = _rss_kib("VmHWM")
@@ -218,10 +233,10 @@ def memory_child(name: str, batch_size: int, steps: int = 5) -> dict:
     }
 
 
-def measure_memory(name: str, batch_size: int, threads: int) -> dict:
+def measure_memory(name: str, batch_size: int, threads: int, steps_per_call: int = 1) -> dict:
     """``memory_child`` in a fresh interpreter running this script."""
     out = subprocess.run(
-        [sys.executable, __file__, "--memory-child", name, str(batch_size)],
+        [sys.executable, __file__, "--memory-child", name, str(batch_size), str(steps_per_call)],
         capture_output=True,
         text=True,
         check=False,
@@ -242,6 +257,7 @@ def run_benchmark(
     data_dir: str | None,
     log: Callable[[str], None],
     memory: bool = True,
+    steps_per_call: int = 1,
 ) -> dict:
     """Measures everything the module docstring lists; returns a JSON-able dict."""
     import torch
@@ -251,6 +267,7 @@ def run_benchmark(
         "threads": threads,
         "jax": jax.__version__,
         "torch": torch.__version__,
+        "jax_steps_per_call": steps_per_call,
         "train_mflop_per_image": TRAIN_FLOPS / 1e6,
         "eval_mflop_per_image": FORWARD_FLOPS / 1e6,
         "load_average_start": os.getloadavg()[0],
@@ -259,7 +276,10 @@ def run_benchmark(
     gemm = []
     for batch_size in batch_sizes:
         log(f"batch {batch_size}: compiling")
-        runners = {"jax": JaxRunner(batch_size), "torch": TorchRunner(batch_size, compile=False)}
+        runners = {
+            "jax": JaxRunner(batch_size, steps_per_call),
+            "torch": TorchRunner(batch_size, compile=False),
+        }
         if torch_compile:
             runners["torch_compiled"] = TorchRunner(batch_size, compile=True)
         rates = {(name, kind): [] for name in runners for kind in ("train", "eval")}
@@ -267,7 +287,10 @@ def run_benchmark(
             for kind in ("train", "eval"):
                 for name, runner in runners.items():  # A B A B: load hits both alike
                     step = getattr(runner, f"{kind}_step")
-                    rates[name, kind].append(_timed_chunk(step, batch_size, chunk_seconds))
+                    per_call = getattr(runner, "steps_per_call", 1) if kind == "train" else 1
+                    rates[name, kind].append(
+                        _timed_chunk(step, per_call * batch_size, chunk_seconds)
+                    )
             gemm.append(matmul_gflops(seconds=chunk_seconds / 2))
         row = {"batch_size": batch_size, "jax_first_step_seconds": runners["jax"].compile_seconds}
         for (name, kind), runs in rates.items():
@@ -279,7 +302,7 @@ def run_benchmark(
         del runners
         if memory:
             for name in ("jax", "torch") + (("torch_compiled",) if torch_compile else ()):
-                mem = measure_memory(name, batch_size, threads)
+                mem = measure_memory(name, batch_size, threads, steps_per_call)
                 row.update({f"{name}_{key}": value for key, value in mem.items()})
         result["rows"].append(row)
         log(
@@ -339,7 +362,13 @@ def format_table(result: dict) -> str:
         lines.append("  ".join(f"{c:>11}" for c in cells))
     pipeline = result["pipeline_images_per_second"]
     lines += [
-        "images/s, median of the interleaved chunks; ratio = jax / best torch"
+        "images/s, median of the interleaved chunks"
+        + (
+            f" (jax train: {result['jax_steps_per_call']} steps per call, lax.scan)"
+            if result.get("jax_steps_per_call", 1) > 1
+            else ""
+        )
+        + "; ratio = jax / best torch"
         + (" (eager or compiled)" if compiled else " (eager)")
         + f"; %GEMM = model GFLOP/s ({result['train_mflop_per_image']:.0f} MFLOP per train "
         f"image, {result['eval_mflop_per_image']:.0f} per eval image) / {gemm:.0f} GFLOP/s "
@@ -377,18 +406,32 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory processes")
     p.add_argument(
+        "--steps-per-call",
+        type=int,
+        default=1,
+        help="hw4jax train steps per jitted call (lax.scan), as train.py --steps-per-call",
+    )
+    p.add_argument(
         "--memory-child",
-        nargs=2,
-        metavar=("FRAMEWORK", "BATCH"),
+        nargs=3,
+        metavar=("FRAMEWORK", "BATCH", "STEPS_PER_CALL"),
         help=argparse.SUPPRESS,  # measure_memory's fresh process
     )
     args = p.parse_args(argv)
     if args.memory_child:
-        name, batch = args.memory_child
-        print(json.dumps(memory_child(name, int(batch))))
+        name, batch, per_call = args.memory_child
+        print(json.dumps(memory_child(name, int(batch), steps_per_call=int(per_call))))
         return 0
-    if min(args.batch_sizes) < 1 or args.repeats < 1 or not args.chunk_seconds > 0:
-        print("error: batch sizes and --repeats must be >= 1, --chunk-seconds > 0", file=sys.stderr)
+    if (
+        min(args.batch_sizes) < 1
+        or args.repeats < 1
+        or args.steps_per_call < 1
+        or not args.chunk_seconds > 0
+    ):
+        print(
+            "error: batch sizes, --repeats and --steps-per-call must be >= 1, --chunk-seconds > 0",
+            file=sys.stderr,
+        )
         return 2
     threads = len(os.sched_getaffinity(0))
     log = (lambda s: None) if args.json else (lambda s: print(s, file=sys.stderr, flush=True))
@@ -402,6 +445,7 @@ def main(argv: list[str] | None = None) -> int:
             data_dir=args.data_dir,
             log=log,
             memory=not args.no_memory,
+            steps_per_call=args.steps_per_call,
         )
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)

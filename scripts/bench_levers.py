@@ -12,13 +12,19 @@ lever changes the numbers at all). The README's Performance section lists the fi
 
 Variants: before (XLA's defaults: the train step before the copy-insertion option), kept
 (what hw4jax compiles with now: ``steps.train_compiler_options``), and on top of kept:
-scheduler (concurrency-optimized scheduler), ynn_none / ynn_convs / ynn_dots_convs (YNNPACK
-off, for convolutions only, for dots and convolutions only), no_dropout (the most that
-cheaper dropout masks could give), scan8 (8 steps per call with ``lax.scan``).
+scheduler (concurrency-optimized scheduler), no_fusion_emitters (XLA's older elemental
+fusion code generator), ynn_none / ynn_convs / ynn_dots_convs (YNNPACK off, for convolutions
+only, for dots and convolutions only), no_dropout (the most that cheaper dropout masks could
+give), scan8 (8 steps per call on 8 batches: ``steps.train_steps``, what training with
+``--steps-per-call 8`` runs; bit-equal is then checked after 8 steps against the first
+variant's 8 single steps on the same batches), and the prototypes of
+``lever_prototypes.py`` (fused_bn, fused_all, fused_pool, hash_dropout, rbg_dropout,
+patches123: model pieces swapped while the step is traced).
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import sys
@@ -27,6 +33,7 @@ import time
 import jax
 import numpy as np
 from bench import _batch, _timed_chunk  # scripts/bench.py, this script's sibling
+from lever_prototypes import PROTOTYPES  # benchmark-only model variants, also a sibling
 
 from hw4jax import cli
 from hw4jax.cnn.model import CNN
@@ -42,72 +49,90 @@ VARIANTS = {
     "before": (None, {}, 1),
     "kept": ({}, {}, 1),
     "scheduler": ({"xla_cpu_enable_concurrency_optimized_scheduler": True}, {}, 1),
+    "no_fusion_emitters": ({"xla_cpu_use_fusion_emitters": False}, {}, 1),
     "ynn_none": ({_YNN: ""}, {}, 1),
     "ynn_convs": ({_YNN: _CONV}, {}, 1),
     "ynn_dots_convs": ({_YNN: f"{_DOT},{_CONV}"}, {}, 1),
     "no_dropout": ({}, {"dropout_rate": 0.0}, 1),
     "scan8": ({}, {}, 8),
+    **{name: ({}, {}, 1) for name in PROTOTYPES},
 }
+SCAN_STEPS = 8  # steps compared for bit-equality: scan8 makes them in one call
 
 
-def _scanned(k: int):
-    """k train steps on the same batch in one call (``lax.scan``)."""
-
-    def step(state, batch):
-        def body(state, _):
-            state, metrics = steps.train_step(state, batch)
-            return state, metrics.loss_sum
-
-        return jax.lax.scan(body, state, None, length=k)
-
-    return step
+def _batches(batch_size: int, mesh) -> list[dict]:
+    """SCAN_STEPS fixed random batches, sharded over ``mesh``."""
+    out = []
+    for seed in range(SCAN_STEPS):
+        images, labels = _batch(batch_size, seed)
+        out.append(sharding.shard_batch({"image": images, "label": labels}, mesh))
+    return out
 
 
-def _variant(name: str, mesh, batch):
+def _variant(name: str, mesh):
     """(jitted step, initial state, steps per call) of variant ``name``."""
     extra, model_args, per_call = VARIANTS[name]
     options = None
     if extra is not None:
         options = {**(steps.train_compiler_options(mesh) or {}), **extra} or None
     rep, data = sharding.replicated(mesh), sharding.batch_sharded(mesh)
-    fn = steps.train_step if per_call == 1 else _scanned(per_call)
     step = jax.jit(
-        fn,
+        steps.train_step if per_call == 1 else steps.train_steps,
         in_shardings=(rep, data),
         out_shardings=(rep, rep),
         donate_argnums=0,
         compiler_options=options,
     )
+    if name in PROTOTYPES:
+        jitted, swap = step, PROTOTYPES[name]
+
+        def step(state, batch):  # the swap matters while the first call traces the step
+            with swap():
+                return jitted(state, batch)
+
     state = create_train_state(
         jax.random.key(0), model=CNN(**model_args), tx=make_optimizer("adam", 1e-3)
     )
     return step, jax.device_put(state, rep), per_call
 
 
+def _calls(batches: list[dict], per_call: int) -> list[dict]:
+    """What a variant's calls take: the batches one by one, or stacked ``per_call`` at a time
+    on axis 1 (``steps.train_steps``'s layout)."""
+    if per_call == 1:
+        return batches
+    return [
+        jax.tree.map(lambda *xs: jax.numpy.stack(xs, axis=1), *batches[i : i + per_call])
+        for i in range(0, len(batches), per_call)
+    ]
+
+
 def run_levers(
     batch_size: int, names: list[str], *, repeats: int, chunk_seconds: float
 ) -> list[dict]:
     """One row per variant at ``batch_size``: images/s (median), ratio to the first, compile
-    seconds, and whether its weights after 3 steps equal the first variant's bit for bit."""
+    seconds, and whether its weights after SCAN_STEPS steps (on the same SCAN_STEPS batches)
+    equal the first variant's bit for bit."""
     mesh = sharding.make_mesh()
-    images, labels = _batch(batch_size, 0)
-    batch = sharding.shard_batch({"image": images, "label": labels}, mesh)
+    batches = _batches(batch_size, mesh)
     runs, weights, compile_s = {}, {}, {}
     for name in names:
-        step, state, per_call = _variant(name, mesh, batch)
+        step, state, per_call = _variant(name, mesh)
+        calls = _calls(batches, per_call)
         start = time.perf_counter()
-        state, _ = jax.block_until_ready(step(state, batch))
+        state, _ = jax.block_until_ready(step(state, calls[0]))
         compile_s[name] = time.perf_counter() - start
-        while int(state.step) < 3:
-            state, _ = step(state, batch)
-        weights[name] = jax.tree.map(np.asarray, state.params) if int(state.step) == 3 else None
-        runs[name] = [step, state, per_call, []]
+        for call in calls[1:]:
+            state, _ = step(state, call)
+        weights[name] = jax.tree.map(np.asarray, state.params)
+        runs[name] = [step, state, per_call, [], calls]
     for _ in range(repeats):
         for run in runs.values():
-            step, _, per_call, rates = run
+            step, _, per_call, rates, calls = run
+            cycle = itertools.cycle(calls)  # the same batches again and again
 
-            def one_call(run=run, step=step):
-                run[1], metrics = step(run[1], batch)
+            def one_call(run=run, step=step, cycle=cycle):
+                run[1], metrics = step(run[1], next(cycle))
                 jax.block_until_ready(metrics)
 
             rates.append(_timed_chunk(one_call, per_call * batch_size, chunk_seconds))
@@ -116,11 +141,7 @@ def run_levers(
     for name in names:
         rate = float(np.median(runs[name][3]))
         a, b = weights[names[0]], weights[name]
-        equal = (
-            None
-            if a is None or b is None
-            else all(np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
-        )
+        equal = all(np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
         rows.append(
             {
                 "batch_size": batch_size,

@@ -42,7 +42,6 @@ from collections.abc import Iterator
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax import lax
 from jax.sharding import Mesh
 
 from hw4jax.augment import AugmentConfig, jax_ops
@@ -104,23 +103,12 @@ def train_call(
       augment: the augmentation, or None.
 
     Returns:
-      (state after the k steps, their ``Totals`` summed in step order, as the loop sums
-      single steps). k = 1 is ``steps.train_step`` itself; k > 1 a ``lax.scan`` of it.
+      (state after the k steps, their ``Totals`` merged in step order):
+      ``steps.train_steps`` with each step's batch built by ``build_batch``.
     """
-
-    def step(state, item):
-        return steps.train_step(
-            state, item, prepare=functools.partial(build_batch, split, augment=augment)
-        )
-
-    k = items["index"].shape[1]
-    if k == 1:
-        return step(state, jax.tree.map(lambda x: x[:, 0], items))
-    state, metrics = lax.scan(step, state, jax.tree.map(lambda x: jnp.swapaxes(x, 0, 1), items))
-    total = jax.tree.map(lambda x: x[0], metrics)
-    for j in range(1, k):  # in step order: ((m0 + m1) + m2) ..., as the loop merges steps
-        total = total.merge(jax.tree.map(lambda x, j=j: x[j], metrics))
-    return state, total
+    return steps.train_steps(
+        state, items, prepare=functools.partial(build_batch, split, augment=augment)
+    )
 
 
 def eval_call(state: TrainState, split: Split, item: dict, *, block_size: int | None) -> Totals:

@@ -51,7 +51,8 @@ class Input:
         (state, batch) -> ``Totals``; None: ``steps.make_train_step(mesh, prepare)`` and
         ``steps.make_eval_step(mesh)``, for the batches described above.
       steps_in: batch -> the optimizer steps one training batch makes (an input whose step
-        scans several batches per call); None: 1.
+        scans several batches per call); None: 1. Without ``make_train_step``, batches
+        with a ``steps_in`` are ``steps.train_steps``'s: k batches stacked on axis 1.
     """
 
     train_batches: Callable[[int, int], Iterable[NumpyBatch]]
@@ -68,6 +69,8 @@ class Input:
         """The jitted train step of this input's batches on ``mesh``."""
         if self.make_train_step is not None:
             return self.make_train_step(mesh)
+        if self.steps_in is not None:
+            return steps.make_train_steps(mesh, self.prepare)
         return steps.make_train_step(mesh, self.prepare)
 
     def eval_fn(self, mesh: Mesh) -> Callable:
@@ -122,8 +125,8 @@ def dataset_input(train_ds, test_ds, config: Config) -> Input:
     if process_count > 1:
         test_ds = test_ds.shard(process_count, process_index)
     n_test = pipeline.count_examples(test_ds)
-    steps = pipeline.steps_per_epoch(n_train, batch_size=local_batch, process_count=process_count)
-    if steps == 0:
+    n_steps = pipeline.steps_per_epoch(n_train, batch_size=local_batch, process_count=process_count)
+    if n_steps == 0:
         raise ValueError(
             f"{n_train} training examples make no batch of {config.batch_size}: "
             "lower --batch-size or use more --train-examples"
@@ -147,17 +150,38 @@ def dataset_input(train_ds, test_ds, config: Config) -> Input:
         )
 
     eval_batches = math.ceil(global_max(n_test) / local_eval_batch)
+    k = config.steps_per_call
     return Input(
-        train_batches=train_batches,
+        train_batches=train_batches if k == 1 else _stacked(train_batches, k),
         eval_batches=lambda: _padded_to(
             pipeline.as_numpy_batches(pipeline.eval_dataset(test_ds, batch_size=local_eval_batch)),
             eval_batches,
             local_eval_batch,
         ),
-        steps_per_epoch=steps,
+        steps_per_epoch=n_steps,
         train_examples=n_train,
         test_examples=global_sum(n_test),
+        steps_in=None if k == 1 else _steps_in_stack,
     )
+
+
+def _stacked(
+    train_batches: Callable[[int, int], Iterable[NumpyBatch]], k: int
+) -> Callable[[int, int], Iterator[NumpyBatch]]:
+    """``train_batches`` with every k consecutive batches stacked on a new axis 1 (the
+    batches of one ``steps.train_steps`` call; the epoch's last call takes the batches left,
+    and so compiles once more where k does not divide the epoch)."""
+
+    def stacked(epoch: int, skip: int) -> Iterator[NumpyBatch]:
+        batches = iter(train_batches(epoch, skip))
+        while group := list(itertools.islice(batches, k)):
+            yield {key: np.stack([b[key] for b in group], axis=1) for key in group[0]}
+
+    return stacked
+
+
+def _steps_in_stack(batch: NumpyBatch) -> int:
+    return batch["label"].shape[1]
 
 
 def _padded_to(batches: Iterator[NumpyBatch], count: int, batch_size: int) -> Iterator[NumpyBatch]:
