@@ -6,10 +6,11 @@
 For each batch size, the training loop's epoch piece (``hw4jax.training.loop.train_epoch``:
 batches, sharding, the jitted step, the on-device metric sums and their reads every
 ``--check-every`` steps) runs on real CIFAR-10 (the 50,000 training images of the binary
-archive, the homework's augmentation, Adam) with each input: ``host`` (tf.data augments on
-the CPU, ``hw4jax.data.pipeline``) and ``device K=k`` (``--input device
---steps-per-call k``: the uint8 split on the device, batches built inside the jitted
-step). Each input's batches run on across epochs (per-epoch work included: tf.data reads
+archive, the homework's augmentation, Adam) with each input: ``host`` and ``host K=k``
+(tf.data augments on the CPU, ``hw4jax.data.pipeline``; ``--steps-per-call k``: k of its
+batches per jitted call) and ``device K=k`` (``--input device --steps-per-call k``: the
+uint8 split on the device, batches built inside the jitted step). Each input's batches run
+on across epochs (per-epoch work included: tf.data reads
 the split into memory again, the device input computes the order and uniforms). The inputs
 take turns in chunks of about --chunk-images images (A B C A B C ...), and the median
 chunk is reported, so a shared, loaded machine slows them alike; also the CPU time per
@@ -86,9 +87,10 @@ def run(splits, batch_size: int, ks: list[int], *, chunk_images: int, repeats: i
     )
     mesh = sharding.make_mesh()
     base = get_config(batch_size=batch_size, progress=False)
-    configs = {"host": base} | {
-        f"device K={k}": base.replace(input="device", steps_per_call=k) for k in ks
-    }
+    configs = {
+        ("host" if k == 1 else f"host K={k}"): base.replace(steps_per_call=k) for k in ks
+    } | {f"device K={k}": base.replace(input="device", steps_per_call=k) for k in ks}
+    configs = {"host": base} | configs  # the reference first, also where 1 is not in ks
     step_unit = batch_size * int(np.lcm.reduce(ks))
     steps = max(1, round(chunk_images / step_unit)) * (step_unit // batch_size)
     runners, first = [], {}
@@ -127,9 +129,7 @@ def main(argv=None) -> int:
         "--archive", default=None, help="cifar-10-binary.tar.gz (default: hw4jax's usual place)"
     )
     p.add_argument("--batch-sizes", type=int, nargs="+", default=[4, 64, 256])
-    p.add_argument(
-        "--steps-per-call", type=int, nargs="+", default=[1, 8], help="the device input's K's"
-    )
+    p.add_argument("--steps-per-call", type=int, nargs="+", default=[1, 8], help="each input's K's")
     p.add_argument("--chunk-images", type=int, default=2048, help="images per timed chunk")
     p.add_argument("--repeats", type=int, default=5, help="chunks per input (median reported)")
     p.add_argument("--json", default=None, help="also write the figures to this file")

@@ -8,6 +8,7 @@ variant's step is traced. Benchmark code only; the library never imports it.
                2x2 max-pool as another (conv2, conv4, conv6). The ReLU modules relu1..relu6
                become identities, which the parity tools' branch recording cannot follow.
   fused_pool   only ReLU + max-pool fused (routing as JAX's gradient of a max: shared on ties).
+  pool_vjp     the max-pool alone with that hand-written backward (the ReLU modules stay).
   hash_dropout dropout masks from a counter-based hash (murmur3's fmix32 over iota, keyed by
                the dropout key's two words): one 32-bit hash per element, fused into the
                multiply, instead of threefry; another random stream than hw4jax's.
@@ -128,6 +129,32 @@ def _rp_bwd(res, dy):
 relu_max_pool.defvjp(_rp_fwd, _rp_bwd)
 
 
+@jax.custom_vjp
+def max_pool(x):
+    """max_pool_2x2(x) with a hand-written backward: each window's gradient to its maxima
+    (shared on ties, as JAX's gradient of a max)."""
+    return cnn_model.pool_windows(x).max(axis=(2, 4))  # max_pool_2x2, which pool_vjp swaps
+
+
+def _mp_fwd(x):
+    y = max_pool(x)
+    return y, (x, y)
+
+
+def _mp_bwd(res, dy):
+    x, y = res
+    windows = cnn_model.pool_windows(x)
+    hit = windows == y[:, :, None, :, None, :]
+    ties = jnp.sum(hit, axis=(2, 4), keepdims=True).astype(dy.dtype)
+    g = jnp.where(hit, dy[:, :, None, :, None, :] / ties, 0)
+    n, h, w, c = x.shape
+    g = g.reshape(n, h // 2 * 2, w // 2 * 2, c)
+    return (jnp.pad(g, ((0, 0), (0, h - g.shape[1]), (0, w - g.shape[2]), (0, 0))),)
+
+
+max_pool.defvjp(_mp_fwd, _mp_bwd)
+
+
 def _batch_norm_class(train_fn):
     """hw4jax's BatchNorm (same variables and running-statistics update) computing the
     training branch with ``train_fn``; the running-average branch has no ReLU of its own,
@@ -180,6 +207,10 @@ def fused_pool():
     return _swapped(
         cnn_model, ReLU=_relu_class({"relu2", "relu4", "relu6"}), MaxPool2x2=_ReluMaxPool
     )
+
+
+def pool_vjp():
+    return _swapped(cnn_model, max_pool_2x2=max_pool)
 
 
 def fused_all():
@@ -247,6 +278,7 @@ PROTOTYPES = {
     "fused_bn": fused_bn,
     "fused_all": fused_all,
     "fused_pool": fused_pool,
+    "pool_vjp": pool_vjp,
     "hash_dropout": hash_dropout,
     "rbg_dropout": rbg_dropout,
     "patches123": patches123,
