@@ -10,12 +10,12 @@ archive, the homework's augmentation, Adam) with each input: ``host`` and ``host
 (tf.data augments on the CPU, ``hw4jax.data.pipeline``; ``--steps-per-call k``: k of its
 batches per jitted call) and ``device K=k`` (``--input device --steps-per-call k``: the
 uint8 split on the device, batches built inside the jitted step). Each input's batches run
-on across epochs (per-epoch work included: tf.data reads
-the split into memory again, the device input computes the order and uniforms). The inputs
-take turns in chunks of about --chunk-images images (A B C A B C ...), and the median
-chunk is reported, so a shared, loaded machine slows them alike; also the CPU time per
-image (all threads: tf.data's work shows here even when it keeps up) and the seconds the
-first chunk took (compilation, the split read, the prefetch filling), which are not timed.
+on across epochs (per-epoch work included: tf.data reads the split into memory again, the
+device input computes the order and uniforms). The inputs take turns in chunks of about
+--chunk-images images (A B C A B C ...), and the median chunk is reported, so a shared,
+loaded machine slows them alike; also the CPU time per image (all threads: tf.data's work
+shows here even when it keeps up) and the seconds the first chunk took (compilation, the
+split read, the prefetch filling), which are not timed.
 """
 
 from __future__ import annotations

@@ -104,21 +104,17 @@ def _bnr_bwd(res, cts):
 batch_norm_relu_train.defvjp(_bnr_fwd, _bnr_bwd)
 
 
-@jax.custom_vjp
-def relu_max_pool(x):
-    """max_pool_2x2(relu(x)), float [N, H, W, C] -> [N, H // 2, W // 2, C]."""
-    return cnn_model.max_pool_2x2(jax.nn.relu(x))
+def _pool(x):
+    return cnn_model.pool_windows(x).max(axis=(2, 4))  # max_pool_2x2, which pool_vjp swaps
 
 
-def _rp_fwd(x):
-    y = relu_max_pool(x)
-    return y, (x, y)
-
-
-def _rp_bwd(res, dy):
-    x, y = res
+def _pool_backward(x, y, dy, *, positive_only: bool):
+    """dx of the 2x2 max-pool y of x: each window's dy to its maxima, shared on ties (as
+    JAX's gradient of a max); ``positive_only``: only to positive maxima (a ReLU before)."""
     windows = cnn_model.pool_windows(x)
-    hit = (windows == y[:, :, None, :, None, :]) & (windows > 0)
+    hit = windows == y[:, :, None, :, None, :]
+    if positive_only:
+        hit = hit & (windows > 0)
     ties = jnp.maximum(jnp.sum(hit, axis=(2, 4), keepdims=True), 1).astype(dy.dtype)
     g = jnp.where(hit, dy[:, :, None, :, None, :] / ties, 0)
     n, h, w, c = x.shape
@@ -126,33 +122,24 @@ def _rp_bwd(res, dy):
     return (jnp.pad(g, ((0, 0), (0, h - g.shape[1]), (0, w - g.shape[2]), (0, 0))),)
 
 
-relu_max_pool.defvjp(_rp_fwd, _rp_bwd)
+def _with_pool_backward(forward, *, positive_only: bool):
+    """``forward`` (a 2x2 max-pool, maybe after a ReLU) with ``_pool_backward`` as its VJP."""
+    fn = jax.custom_vjp(forward)
+
+    def fwd(x):
+        y = fn(x)
+        return y, (x, y)
+
+    def bwd(res, dy):
+        return _pool_backward(*res, dy, positive_only=positive_only)
+
+    fn.defvjp(fwd, bwd)
+    return fn
 
 
-@jax.custom_vjp
-def max_pool(x):
-    """max_pool_2x2(x) with a hand-written backward: each window's gradient to its maxima
-    (shared on ties, as JAX's gradient of a max)."""
-    return cnn_model.pool_windows(x).max(axis=(2, 4))  # max_pool_2x2, which pool_vjp swaps
-
-
-def _mp_fwd(x):
-    y = max_pool(x)
-    return y, (x, y)
-
-
-def _mp_bwd(res, dy):
-    x, y = res
-    windows = cnn_model.pool_windows(x)
-    hit = windows == y[:, :, None, :, None, :]
-    ties = jnp.sum(hit, axis=(2, 4), keepdims=True).astype(dy.dtype)
-    g = jnp.where(hit, dy[:, :, None, :, None, :] / ties, 0)
-    n, h, w, c = x.shape
-    g = g.reshape(n, h // 2 * 2, w // 2 * 2, c)
-    return (jnp.pad(g, ((0, 0), (0, h - g.shape[1]), (0, w - g.shape[2]), (0, 0))),)
-
-
-max_pool.defvjp(_mp_fwd, _mp_bwd)
+# max_pool_2x2(relu(x)) and max_pool_2x2(x), float [N, H, W, C] -> [N, H // 2, W // 2, C].
+relu_max_pool = _with_pool_backward(lambda x: _pool(jax.nn.relu(x)), positive_only=True)
+max_pool = _with_pool_backward(_pool, positive_only=False)
 
 
 def _batch_norm_class(train_fn):
