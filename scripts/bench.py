@@ -106,14 +106,10 @@ class JaxRunner:
         )
         self.steps_per_call = steps_per_call
         self._train = steps.make_train_step(mesh)
-        if steps_per_call > 1:  # K batches stacked on axis 1, as steps.train_steps takes them
+        if steps_per_call > 1:  # K batches in one call, as steps.train_steps takes them
             stack = [_batch(batch_size, seed) for seed in range(steps_per_call)]
             self.batch = sharding.shard_batch(
-                {
-                    "image": np.stack([i for i, _ in stack], axis=1),
-                    "label": np.stack([lab for _, lab in stack], axis=1),
-                },
-                mesh,
+                steps.stack_steps([{"image": i, "label": lab} for i, lab in stack]), mesh
             )
             self._train = steps.make_train_steps(mesh)
         self._eval = steps.make_eval_step(mesh)
@@ -287,7 +283,7 @@ def run_benchmark(
             for kind in ("train", "eval"):
                 for name, runner in runners.items():  # A B A B: load hits both alike
                     step = getattr(runner, f"{kind}_step")
-                    per_call = getattr(runner, "steps_per_call", 1) if kind == "train" else 1
+                    per_call = steps_per_call if (name, kind) == ("jax", "train") else 1
                     rates[name, kind].append(
                         _timed_chunk(step, per_call * batch_size, chunk_seconds)
                     )

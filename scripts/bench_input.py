@@ -87,10 +87,9 @@ def run(splits, batch_size: int, ks: list[int], *, chunk_images: int, repeats: i
     )
     mesh = sharding.make_mesh()
     base = get_config(batch_size=batch_size, progress=False)
-    configs = {
-        ("host" if k == 1 else f"host K={k}"): base.replace(steps_per_call=k) for k in ks
-    } | {f"device K={k}": base.replace(input="device", steps_per_call=k) for k in ks}
-    configs = {"host": base} | configs  # the reference first, also where 1 is not in ks
+    configs = {"host": base}  # the reference (K=1) first, also where 1 is not in ks
+    configs |= {f"host K={k}": base.replace(steps_per_call=k) for k in ks if k > 1}
+    configs |= {f"device K={k}": base.replace(input="device", steps_per_call=k) for k in ks}
     step_unit = batch_size * int(np.lcm.reduce(ks))
     steps = max(1, round(chunk_images / step_unit)) * (step_unit // batch_size)
     runners, first = [], {}

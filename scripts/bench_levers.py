@@ -60,13 +60,12 @@ VARIANTS = {
 SCAN_STEPS = 8  # steps compared for bit-equality: scan8 makes them in one call
 
 
-def _batches(batch_size: int, mesh) -> list[dict]:
-    """SCAN_STEPS fixed random batches, sharded over ``mesh``."""
-    out = []
-    for seed in range(SCAN_STEPS):
-        images, labels = _batch(batch_size, seed)
-        out.append(sharding.shard_batch({"image": images, "label": labels}, mesh))
-    return out
+def _batches(batch_size: int) -> list[dict]:
+    """SCAN_STEPS fixed random batches (numpy)."""
+    return [
+        {"image": images, "label": labels}
+        for images, labels in (_batch(batch_size, seed) for seed in range(SCAN_STEPS))
+    ]
 
 
 def _variant(name: str, mesh):
@@ -96,15 +95,14 @@ def _variant(name: str, mesh):
     return step, jax.device_put(state, rep), per_call
 
 
-def _calls(batches: list[dict], per_call: int) -> list[dict]:
-    """What a variant's calls take: the batches one by one, or stacked ``per_call`` at a time
-    on axis 1 (``steps.train_steps``'s layout)."""
-    if per_call == 1:
-        return batches
-    return [
-        jax.tree.map(lambda *xs: jax.numpy.stack(xs, axis=1), *batches[i : i + per_call])
-        for i in range(0, len(batches), per_call)
-    ]
+def _calls(batches: list[dict], per_call: int, mesh) -> list[dict]:
+    """What a variant's calls take, sharded over ``mesh``: the batches one by one, or
+    ``per_call`` at a time as ``steps.train_steps`` takes them (``steps.stack_steps``)."""
+    if per_call > 1:
+        batches = [
+            steps.stack_steps(batches[i : i + per_call]) for i in range(0, len(batches), per_call)
+        ]
+    return [sharding.shard_batch(b, mesh) for b in batches]
 
 
 def run_levers(
@@ -114,11 +112,11 @@ def run_levers(
     seconds, and whether its weights after SCAN_STEPS steps (on the same SCAN_STEPS batches)
     equal the first variant's bit for bit."""
     mesh = sharding.make_mesh()
-    batches = _batches(batch_size, mesh)
+    batches = _batches(batch_size)
     runs, weights, compile_s = {}, {}, {}
     for name in names:
         step, state, per_call = _variant(name, mesh)
-        calls = _calls(batches, per_call)
+        calls = _calls(batches, per_call, mesh)
         start = time.perf_counter()
         state, _ = jax.block_until_ready(step(state, calls[0]))
         compile_s[name] = time.perf_counter() - start

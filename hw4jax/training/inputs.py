@@ -168,14 +168,14 @@ def dataset_input(train_ds, test_ds, config: Config) -> Input:
 def _stacked(
     train_batches: Callable[[int, int], Iterable[NumpyBatch]], k: int
 ) -> Callable[[int, int], Iterator[NumpyBatch]]:
-    """``train_batches`` with every k consecutive batches stacked on a new axis 1 (the
+    """``train_batches`` with every k consecutive batches stacked (``steps.stack_steps``: the
     batches of one ``steps.train_steps`` call; the epoch's last call takes the batches left,
     and so compiles once more where k does not divide the epoch)."""
 
     def stacked(epoch: int, skip: int) -> Iterator[NumpyBatch]:
         batches = iter(train_batches(epoch, skip))
         while group := list(itertools.islice(batches, k)):
-            yield {key: np.stack([b[key] for b in group], axis=1) for key in group[0]}
+            yield steps.stack_steps(group)
 
     return stacked
 

@@ -17,10 +17,11 @@ make_train_step, make_train_steps, make_eval_step
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from jax.sharding import Mesh
 
@@ -100,7 +101,8 @@ def train_steps(
     Returns:
       (state after the k steps, their ``Totals`` merged in step order, as a loop merges
       single steps). k = 1 is ``train_step`` itself; k > 1 a ``lax.scan`` of it, which on CPU
-      trains faster than k calls (tests/test_train.py checks the weights are the same bits).
+      trains faster than k calls (tests/test_device_input.py checks the weights are the
+      same bits).
     """
     step = functools.partial(train_step, prepare=prepare)
     k = jax.tree.leaves(batches)[0].shape[1]
@@ -156,15 +158,8 @@ def make_train_step(
 ) -> Callable[[TrainState, Batch], tuple[TrainState, Totals]]:
     """``train_step`` jitted over ``mesh``: state replicated and donated, batch sharded;
     ``prepare`` (see ``train_step``) runs inside the same jitted step."""
-    rep, data = replicated(mesh), batch_sharded(mesh)
     step = train_step if prepare is None else functools.partial(train_step, prepare=prepare)
-    return jax.jit(
-        step,
-        in_shardings=(rep, data),
-        out_shardings=(rep, rep),
-        donate_argnums=0,
-        compiler_options=train_compiler_options(mesh),
-    )
+    return _jit_train(step, mesh)
 
 
 @functools.cache
@@ -172,14 +167,26 @@ def make_train_steps(
     mesh: Mesh, prepare: Callable[[Batch], Batch] | None = None
 ) -> Callable[[TrainState, Batch], tuple[TrainState, Totals]]:
     """``train_steps`` jitted over ``mesh`` as ``make_train_step`` jits ``train_step``."""
+    return _jit_train(functools.partial(train_steps, prepare=prepare), mesh)
+
+
+def _jit_train(fn: Callable, mesh: Mesh) -> Callable:
+    """``fn`` (state, batch) -> (state, metrics) jitted over ``mesh``: state replicated and
+    donated, batch sharded on its first axis, the CPU train compile options."""
     rep, data = replicated(mesh), batch_sharded(mesh)
     return jax.jit(
-        functools.partial(train_steps, prepare=prepare),
+        fn,
         in_shardings=(rep, data),
         out_shardings=(rep, rep),
         donate_argnums=0,
         compiler_options=train_compiler_options(mesh),
     )
+
+
+def stack_steps(batches: Sequence[Batch]) -> Batch:
+    """k batches (numpy, on the host) as ``train_steps`` takes them: every leaf stacked on a
+    new axis 1 ([B, ...] -> [B, k, ...]), so that sharding still splits the batch axis."""
+    return jax.tree.map(lambda *leaves: np.stack(leaves, axis=1), *batches)
 
 
 def train_compiler_options(mesh: Mesh) -> dict | None:
